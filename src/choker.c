@@ -203,7 +203,8 @@ plan_apply(struct choker *ch, size_t n)
 		struct ch_plan *p = &ch->plan[i];
 		bool choked;
 
-		if (ch->removals != removals && find_peer(ch, p->peer) == SIZE_MAX)
+		if (ch->removals != removals &&
+		    find_peer(ch, p->peer) == SIZE_MAX)
 			continue;
 		choked = ch->ops.is_choked(p->peer);
 		if (p->unchoke && choked)
