@@ -1,0 +1,96 @@
+/*
+ * encrypter: the BitTorrent handshake and length-prefix framing (mainline
+ * Encrypter.py's Encoder; despite the name there is no encryption).
+ *
+ * The encoder is the rawserver handler for peer connections.  It runs the
+ * handshake both ways (protocol string, reserved bytes, info hash, peer id),
+ * drops connections to ourselves and duplicate peer ids, frames messages
+ * with a 4-byte big-endian length capped at max_message_length, sends
+ * keepalives, caps outgoing connections (max_initiate, with a queue of
+ * spare peers to dial later) and remembers banned addresses.  Complete
+ * messages go up to the `upper` layer (the connecter) through a vtable.
+ */
+#ifndef BT_ENCRYPTER_H
+#define BT_ENCRYPTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct rawserver;
+struct rs_conn;
+struct rs_handler;
+struct encoder;
+struct enc_conn;
+
+#define ENC_PROTOCOL "BitTorrent protocol"
+#define ENC_HANDSHAKE_LEN 68	/* 1 + 19 + 8 + 20 + 20 */
+#define ENC_ID_LEN 20
+#define ENC_MAX_SPARES 1000
+
+/*
+ * The layer above (the connecter).  made() returns the upper layer's
+ * per-connection object, or NULL to refuse the peer.  got_message() gets
+ * one complete message (id byte and payload, never a keepalive) and
+ * returns 0, or a negative errno to drop the peer.  lost() runs exactly
+ * once for every connection made() accepted.
+ */
+struct enc_upper {
+	void *(*made)(void *ctx, struct enc_conn *ec);
+	int (*got_message)(void *ctx, void *uconn, const uint8_t *p, size_t n);
+	void (*lost)(void *ctx, void *uconn);
+	void (*flushed)(void *ctx, void *uconn);
+};
+
+struct enc_config {
+	uint32_t max_message_length;	/* 8 MiB */
+	uint32_t keepalive_ms;		/* 120 s */
+	uint32_t max_initiate;		/* 35 */
+};
+
+/*
+ * Create an encoder for one torrent.  info_hash and my_id are copied;
+ * upper and ctx are borrowed for the encoder's life.
+ */
+struct encoder *enc_new(struct rawserver *rs, const struct enc_config *cfg,
+    const uint8_t info_hash[20], const uint8_t my_id[20],
+    const struct enc_upper *upper, void *ctx);
+/* Close every connection (no callbacks) and free. */
+void enc_free(struct encoder *enc);
+
+/* The handler to give rs_listen() for incoming peers. */
+const struct rs_handler *enc_handler(void);
+
+/*
+ * Dial a peer (numeric address).  id, when not NULL, is the peer id the
+ * tracker announced; a different id in the handshake drops the peer.
+ * Skips banned addresses and addresses already connected; at max_initiate
+ * connections the address waits in the spare queue.
+ */
+void enc_start_connection(struct encoder *enc, const struct sockaddr *sa,
+    socklen_t salen, const uint8_t *id);
+
+/* Send one message: the length prefix is added here. */
+void enc_send(struct enc_conn *ec, const void *p, size_t n);
+/* Send a message whose first hdrlen bytes are in hdr and whose remaining
+ * len bytes come from file fd at off (sendfile), as one framed message. */
+void enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen,
+    int fd, uint64_t off, size_t len);
+void enc_close(struct enc_conn *ec);
+/* Close and never dial or accept this peer's address again. */
+void enc_ban(struct enc_conn *ec);
+
+struct rs_conn *enc_conn_rs(const struct enc_conn *ec);
+const uint8_t *enc_conn_id(const struct enc_conn *ec);
+bool enc_conn_is_local(const struct enc_conn *ec);	/* we dialed it */
+const char *enc_conn_name(const struct enc_conn *ec);
+size_t enc_num_conns(const struct encoder *enc);	/* handshaken */
+
+/* Bytes of framing state, for tests. */
+struct enc_stats {
+	uint64_t conns_made, conns_dropped, spares_queued;
+};
+void enc_get_stats(const struct encoder *enc, struct enc_stats *out);
+
+#endif

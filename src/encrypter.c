@@ -1,0 +1,614 @@
+#include "encrypter.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "log.h"
+#include "rawserver.h"
+#include "xmalloc.h"
+
+/*
+ * Framing follows mainline's (need, next) idea: each state wants exactly
+ * `need` bytes, and its step function consumes them and picks the next
+ * state.  Bytes are parsed in place from the reactor's read buffer when a
+ * whole unit is there; only a unit split across reads is copied into the
+ * connection's own buffer.  Add new states to enc_state_str too.
+ */
+enum enc_state {
+	ENC_PSTRLEN,
+	ENC_PSTR,
+	ENC_RESERVED,
+	ENC_HASH,
+	ENC_ID,
+	ENC_LEN,
+	ENC_MSG,
+};
+
+#define ENC_MAX_BANS 1024
+
+struct enc_conn {
+	struct encoder *enc;
+	struct rs_conn *c;
+	void *uconn;
+	enum enc_state state;
+	size_t need;
+	uint8_t *buf;		/* partial unit; owned */
+	size_t have, cap;
+	uint8_t id[ENC_ID_LEN];
+	bool id_expected;
+	bool complete;
+	bool local;
+	struct enc_conn *prev, *next;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+struct enc_spare {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint8_t id[ENC_ID_LEN];
+	bool has_id;
+};
+
+struct encoder {
+	struct rawserver *rs;
+	struct enc_config cfg;
+	uint8_t info_hash[20];
+	uint8_t my_id[20];
+	const struct enc_upper *up;
+	void *ctx;
+	struct enc_conn *conns;	/* every connection, handshaken or not */
+	size_t nconns, ncomplete;
+	struct enc_spare *spares;
+	size_t nspares;
+	struct sockaddr_storage *bans;
+	size_t nbans;
+	uint64_t keepalive_task;
+	struct enc_stats stats;
+};
+
+static rs_conn_fn enc_accepted, enc_connected, enc_flushed;
+static rs_data_fn enc_data;
+static rs_lost_fn enc_lost, enc_lost_unmade;
+
+static const struct rs_handler enc_listen_handler = {
+	enc_accepted, enc_data, enc_lost_unmade, NULL
+};
+static const struct rs_handler enc_conn_handler = {
+	enc_connected, enc_data, enc_lost, enc_flushed
+};
+
+static const char *
+enc_state_str(enum enc_state s)
+{
+	static const char *const names[] = {
+		"pstrlen", "pstr", "reserved", "info hash", "peer id",
+		"length", "message",
+	};
+
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* Same host and port; for bans only the host (port 0 in `b`). */
+static bool
+enc_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+    bool with_port)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		    (!with_port || x->sin_port == y->sin_port);
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		    (!with_port || x->sin6_port == y->sin6_port);
+	}
+	return false;
+}
+
+static bool
+enc_is_banned(const struct encoder *enc, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < enc->nbans; i++)
+		if (enc_same_addr(&enc->bans[i], ss, false))
+			return true;
+	return false;
+}
+
+struct encoder *
+enc_new(struct rawserver *rs, const struct enc_config *cfg,
+    const uint8_t info_hash[20], const uint8_t my_id[20],
+    const struct enc_upper *upper, void *ctx)
+{
+	struct encoder *enc = xcalloc(1, sizeof(*enc));
+
+	enc->rs = rs;
+	enc->cfg = *cfg;
+	memcpy(enc->info_hash, info_hash, 20);
+	memcpy(enc->my_id, my_id, 20);
+	enc->up = upper;
+	enc->ctx = ctx;
+	return enc;
+}
+
+static void enc_keepalive(void *arg);
+
+static void
+enc_arm_keepalive(struct encoder *enc)
+{
+	if (enc->keepalive_task == 0 && enc->cfg.keepalive_ms > 0)
+		enc->keepalive_task = rs_add_task(enc->rs, enc->cfg.keepalive_ms,
+		    enc_keepalive, enc);
+}
+
+static void
+enc_keepalive(void *arg)
+{
+	static const uint8_t zero[4];
+	struct encoder *enc = arg;
+
+	enc->keepalive_task = 0;
+	for (struct enc_conn *ec = enc->conns; ec != NULL; ec = ec->next)
+		if (ec->complete && !rs_conn_is_closing(ec->c))
+			rs_write(ec->c, zero, sizeof(zero));
+	enc_arm_keepalive(enc);
+}
+
+static void
+enc_conn_free(struct enc_conn *ec)
+{
+	free(ec->buf);
+	free(ec);
+}
+
+static void
+enc_unlink(struct enc_conn *ec)
+{
+	struct encoder *enc = ec->enc;
+
+	if (ec->prev != NULL)
+		ec->prev->next = ec->next;
+	else
+		enc->conns = ec->next;
+	if (ec->next != NULL)
+		ec->next->prev = ec->prev;
+	enc->nconns--;
+	if (ec->complete)
+		enc->ncomplete--;
+}
+
+void
+enc_free(struct encoder *enc)
+{
+	struct enc_conn *ec, *next;
+
+	if (enc == NULL)
+		return;
+	for (ec = enc->conns; ec != NULL; ec = next) {
+		next = ec->next;
+		/* Detach so the reactor's later lost() finds nothing of ours. */
+		rs_conn_set_handler(ec->c, &enc_listen_handler, NULL);
+		rs_close(ec->c);
+		enc_conn_free(ec);
+	}
+	if (enc->keepalive_task != 0)
+		rs_cancel_task(enc->rs, enc->keepalive_task);
+	free(enc->spares);
+	free(enc->bans);
+	free(enc);
+}
+
+const struct rs_handler *
+enc_handler(void)
+{
+	return &enc_listen_handler;
+}
+
+static struct enc_conn *
+enc_conn_new(struct encoder *enc, struct rs_conn *c, bool local)
+{
+	struct enc_conn *ec = xcalloc(1, sizeof(*ec));
+
+	ec->enc = enc;
+	ec->c = c;
+	ec->local = local;
+	ec->state = ENC_PSTRLEN;
+	ec->need = 1;
+	ec->next = enc->conns;
+	if (enc->conns != NULL)
+		enc->conns->prev = ec;
+	enc->conns = ec;
+	enc->nconns++;
+	return ec;
+}
+
+static void
+enc_send_handshake(struct enc_conn *ec)
+{
+	uint8_t hs[ENC_HANDSHAKE_LEN];
+
+	hs[0] = 19;
+	memcpy(hs + 1, ENC_PROTOCOL, 19);
+	memset(hs + 20, 0, 8);
+	memcpy(hs + 28, ec->enc->info_hash, 20);
+	memcpy(hs + 48, ec->enc->my_id, 20);
+	rs_write(ec->c, hs, sizeof(hs));
+}
+
+static bool
+enc_already_connected(const struct encoder *enc,
+    const struct sockaddr_storage *ss)
+{
+	for (const struct enc_conn *ec = enc->conns; ec != NULL; ec = ec->next)
+		if (enc_same_addr(&ec->addr, ss, true))
+			return true;
+	return false;
+}
+
+static void
+enc_queue_spare(struct encoder *enc, const struct sockaddr_storage *ss,
+    socklen_t len, const uint8_t *id)
+{
+	struct enc_spare *sp;
+
+	for (size_t i = 0; i < enc->nspares; i++)
+		if (enc_same_addr(&enc->spares[i].addr, ss, true))
+			return;
+	if (enc->nspares >= ENC_MAX_SPARES)
+		return;
+	enc->spares = xreallocarray(enc->spares, enc->nspares + 1,
+	    sizeof(*enc->spares));
+	sp = &enc->spares[enc->nspares++];
+	memset(sp, 0, sizeof(*sp));
+	memcpy(&sp->addr, ss, len);
+	sp->addrlen = len;
+	sp->has_id = id != NULL;
+	if (id != NULL)
+		memcpy(sp->id, id, ENC_ID_LEN);
+	enc->stats.spares_queued++;
+}
+
+void
+enc_start_connection(struct encoder *enc, const struct sockaddr *sa,
+    socklen_t salen, const uint8_t *id)
+{
+	struct sockaddr_storage ss;
+	struct rs_conn *c;
+	struct enc_conn *ec;
+
+	if (salen > sizeof(ss) || salen == 0)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, salen);
+	if (id != NULL && memcmp(id, enc->my_id, ENC_ID_LEN) == 0)
+		return;
+	if (enc_is_banned(enc, &ss) || enc_already_connected(enc, &ss))
+		return;
+	if (enc->nconns >= enc->cfg.max_initiate) {
+		enc_queue_spare(enc, &ss, salen, id);
+		return;
+	}
+	c = rs_connect(enc->rs, sa, salen, &enc_conn_handler, NULL);
+	if (c == NULL)
+		return;
+	ec = enc_conn_new(enc, c, true);
+	rs_conn_set_handler(c, &enc_conn_handler, ec);
+	memcpy(&ec->addr, &ss, sizeof(ss));
+	ec->addrlen = salen;
+	if (id != NULL) {
+		memcpy(ec->id, id, ENC_ID_LEN);
+		ec->id_expected = true;
+	}
+}
+
+static void
+enc_dial_spares(struct encoder *enc)
+{
+	while (enc->nspares > 0 && enc->nconns < enc->cfg.max_initiate) {
+		struct enc_spare sp = enc->spares[--enc->nspares];
+
+		enc_start_connection(enc, (struct sockaddr *)&sp.addr,
+		    sp.addrlen, sp.has_id ? sp.id : NULL);
+	}
+}
+
+static void
+enc_accepted(void *ctx, struct rs_conn *c)
+{
+	struct encoder *enc = ctx;
+	struct enc_conn *ec;
+	const struct sockaddr *sa;
+	socklen_t len;
+
+	if (enc == NULL) {
+		rs_close(c);
+		return;
+	}
+	sa = rs_conn_addr(c, &len);
+	ec = enc_conn_new(enc, c, false);
+	rs_conn_set_handler(c, &enc_conn_handler, ec);
+	if (len <= sizeof(ec->addr)) {
+		memcpy(&ec->addr, sa, len);
+		ec->addrlen = len;
+	}
+	if (enc_is_banned(enc, &ec->addr)) {
+		log_debug("%s: refused, banned", rs_conn_name(c));
+		rs_close(c);
+	}
+}
+
+static void
+enc_connected(void *ctx, struct rs_conn *c)
+{
+	struct enc_conn *ec = ctx;
+
+	(void)c;
+	/*
+	 * Mainline held back our peer id until the remote's arrived when it
+	 * did not know it; every current client sends the whole handshake at
+	 * once, and so do we.
+	 */
+	enc_send_handshake(ec);
+}
+
+static void
+enc_flushed(void *ctx, struct rs_conn *c)
+{
+	struct enc_conn *ec = ctx;
+
+	(void)c;
+	if (ec->complete && ec->enc->up->flushed != NULL)
+		ec->enc->up->flushed(ec->enc->ctx, ec->uconn);
+}
+
+static void
+enc_lost_unmade(void *ctx, struct rs_conn *c, int err)
+{
+	(void)ctx;
+	(void)c;
+	(void)err;
+}
+
+static void
+enc_lost(void *ctx, struct rs_conn *c, int err)
+{
+	struct enc_conn *ec = ctx;
+	struct encoder *enc;
+
+	if (ec == NULL)
+		return;
+	enc = ec->enc;
+	log_debug("%s: connection lost in %s state (%s)", rs_conn_name(c),
+	    enc_state_str(ec->state), err == 0 ? "closed" : strerror(-err));
+	if (ec->complete)
+		enc->up->lost(enc->ctx, ec->uconn);
+	enc_unlink(ec);
+	enc_conn_free(ec);
+	enc_dial_spares(enc);
+}
+
+static int
+enc_check_id(struct enc_conn *ec, const uint8_t *id)
+{
+	struct encoder *enc = ec->enc;
+
+	if (memcmp(id, enc->my_id, ENC_ID_LEN) == 0)
+		return -ELOOP;		/* we dialed ourselves */
+	if (ec->id_expected && memcmp(id, ec->id, ENC_ID_LEN) != 0)
+		return -EPROTO;
+	for (struct enc_conn *o = enc->conns; o != NULL; o = o->next)
+		if (o != ec && o->complete &&
+		    memcmp(o->id, id, ENC_ID_LEN) == 0)
+			return -EEXIST;
+	memcpy(ec->id, id, ENC_ID_LEN);
+	return 0;
+}
+
+static int
+enc_handshake_done(struct enc_conn *ec)
+{
+	struct encoder *enc = ec->enc;
+
+	ec->complete = true;
+	enc->ncomplete++;
+	enc->stats.conns_made++;
+	enc_arm_keepalive(enc);
+	ec->uconn = enc->up->made(enc->ctx, ec);
+	if (ec->uconn == NULL) {
+		ec->complete = false;
+		enc->ncomplete--;
+		return -ECONNREFUSED;
+	}
+	return 0;
+}
+
+/* Consume one unit of ec->need bytes at p; set the next state. */
+static int
+enc_step(struct enc_conn *ec, const uint8_t *p)
+{
+	struct encoder *enc = ec->enc;
+	uint32_t len;
+	int r;
+
+	switch (ec->state) {
+	case ENC_PSTRLEN:
+		/* An MSE handshake starts with random bytes: drop it at once
+		 * so the peer retries in plain (aria2 does after ~1 s). */
+		if (p[0] != 19)
+			return -EPROTO;
+		ec->state = ENC_PSTR;
+		ec->need = 19;
+		return 0;
+	case ENC_PSTR:
+		if (memcmp(p, ENC_PROTOCOL, 19) != 0)
+			return -EPROTO;
+		ec->state = ENC_RESERVED;
+		ec->need = 8;
+		return 0;
+	case ENC_RESERVED:
+		ec->state = ENC_HASH;
+		ec->need = 20;
+		return 0;
+	case ENC_HASH:
+		if (memcmp(p, enc->info_hash, 20) != 0)
+			return -EPROTO;
+		if (!ec->local)
+			enc_send_handshake(ec);
+		ec->state = ENC_ID;
+		ec->need = ENC_ID_LEN;
+		return 0;
+	case ENC_ID:
+		if ((r = enc_check_id(ec, p)) < 0)
+			return r;
+		ec->state = ENC_LEN;
+		ec->need = 4;
+		return enc_handshake_done(ec);
+	case ENC_LEN:
+		len = be32_get(p);
+		if (len > enc->cfg.max_message_length)
+			return -EMSGSIZE;
+		if (len > 0) {
+			ec->state = ENC_MSG;
+			ec->need = len;
+		}
+		return 0;
+	case ENC_MSG:
+		r = enc->up->got_message(enc->ctx, ec->uconn, p, ec->need);
+		ec->state = ENC_LEN;
+		ec->need = 4;
+		return r;
+	}
+	return -EPROTO;
+}
+
+static void
+enc_drop(struct enc_conn *ec, int err)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "%s", strerror(-err));
+	log_debug("%s: dropped in %s state: %s", rs_conn_name(ec->c),
+	    enc_state_str(ec->state), why);
+	ec->enc->stats.conns_dropped++;
+	rs_close(ec->c);
+}
+
+static void
+enc_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	struct enc_conn *ec = ctx;
+	const uint8_t *unit;
+	int r;
+
+	while (n > 0 && !rs_conn_is_closing(c)) {
+		if (ec->have == 0 && n >= ec->need) {
+			unit = p;
+			p += ec->need;
+			n -= ec->need;
+		} else {
+			size_t take = ec->need - ec->have;
+
+			if (ec->cap < ec->need) {
+				ec->buf = xrealloc(ec->buf, ec->need);
+				ec->cap = ec->need;
+			}
+			if (take > n)
+				take = n;
+			memcpy(ec->buf + ec->have, p, take);
+			ec->have += take;
+			p += take;
+			n -= take;
+			if (ec->have < ec->need)
+				break;
+			unit = ec->buf;
+			ec->have = 0;
+		}
+		if ((r = enc_step(ec, unit)) < 0) {
+			enc_drop(ec, r);
+			return;
+		}
+	}
+}
+
+void
+enc_send(struct enc_conn *ec, const void *p, size_t n)
+{
+	uint8_t len[4];
+
+	be32_put(len, (uint32_t)n);
+	rs_write(ec->c, len, sizeof(len));
+	rs_write(ec->c, p, n);
+}
+
+void
+enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen, int fd,
+    uint64_t off, size_t len)
+{
+	uint8_t l[4];
+
+	be32_put(l, (uint32_t)(hdrlen + len));
+	rs_write(ec->c, l, sizeof(l));
+	rs_write(ec->c, hdr, hdrlen);
+	rs_write_file(ec->c, fd, off, len);
+}
+
+void
+enc_close(struct enc_conn *ec)
+{
+	rs_close(ec->c);
+}
+
+void
+enc_ban(struct enc_conn *ec)
+{
+	struct encoder *enc = ec->enc;
+
+	if (enc->nbans < ENC_MAX_BANS && !enc_is_banned(enc, &ec->addr)) {
+		enc->bans = xreallocarray(enc->bans, enc->nbans + 1,
+		    sizeof(*enc->bans));
+		enc->bans[enc->nbans++] = ec->addr;
+	}
+	rs_close(ec->c);
+}
+
+struct rs_conn *
+enc_conn_rs(const struct enc_conn *ec)
+{
+	return ec->c;
+}
+
+const uint8_t *
+enc_conn_id(const struct enc_conn *ec)
+{
+	return ec->id;
+}
+
+bool
+enc_conn_is_local(const struct enc_conn *ec)
+{
+	return ec->local;
+}
+
+const char *
+enc_conn_name(const struct enc_conn *ec)
+{
+	return rs_conn_name(ec->c);
+}
+
+size_t
+enc_num_conns(const struct encoder *enc)
+{
+	return enc->ncomplete;
+}
+
+void
+enc_get_stats(const struct encoder *enc, struct enc_stats *out)
+{
+	*out = enc->stats;
+}
