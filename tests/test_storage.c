@@ -1,0 +1,485 @@
+#include "storage.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bterr.h"
+#include "check.h"
+
+static char tmproot[64];
+static uint64_t rng_state;
+
+static uint64_t
+rnd(void)
+{
+	/* xorshift64: reproducible from the printed seed. */
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void
+fill_random(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)rnd();
+}
+
+static const char *
+tpath(char *buf, size_t len, const char *rel)
+{
+	snprintf(buf, len, "%s/%s", tmproot, rel);
+	return buf;
+}
+
+static void
+write_file(const char *path, const void *p, size_t n)
+{
+	FILE *fp = fopen(path, "wb");
+
+	CHECK(fp != NULL);
+	if (fp == NULL)
+		return;
+	CHECK_INT_EQ(fwrite(p, 1, n, fp), n);
+	fclose(fp);
+}
+
+/* Size of path, or -1 if it is missing. */
+static long long
+file_size(const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == -1)
+		return -1;
+	return (long long)sb.st_size;
+}
+
+static size_t
+read_file(const char *path, uint8_t *buf, size_t max)
+{
+	FILE *fp = fopen(path, "rb");
+	size_t n;
+
+	if (fp == NULL)
+		return 0;
+	n = fread(buf, 1, max, fp);
+	fclose(fp);
+	return n;
+}
+
+static int
+count_open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/* Three data files with zero-length files between and after them. */
+static const struct st_file multi[] = {
+	{ "a.bin", 1000 },
+	{ "sub/empty", 0 },
+	{ "sub/b.bin", 3000 },
+	{ "c/d/e.bin", 1 },
+	{ "c/empty2", 0 },
+	{ "z.bin", 5000 },
+	{ "last-empty", 0 },
+};
+#define NMULTI (sizeof(multi) / sizeof(multi[0]))
+#define MULTI_TOTAL 9001
+
+static void
+test_multi_spanning(void)
+{
+	static uint8_t src[MULTI_TOTAL], got[MULTI_TOTAL];
+	char dir[128], p[192];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+	size_t off = 0, n;
+
+	tpath(dir, sizeof(dir), "multi");
+	st = st_new(dir, multi, NMULTI, false, NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL) {
+		fprintf(stderr, "st_new: %s\n", err.msg);
+		return;
+	}
+	CHECK_INT_EQ(st_total_len(st), MULTI_TOTAL);
+	CHECK_INT_EQ(st_num_files(st), NMULTI);
+	for (size_t i = 0; i < NMULTI; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, multi[i].path);
+		CHECK_INT_EQ(file_size(p), multi[i].length);
+		CHECK(!st_file_exists_full(st, i) || multi[i].length == 0);
+	}
+	CHECK(!st_range_existed(st, 0, 10));
+	fill_random(src, sizeof(src));
+	/* Uneven writes that straddle every boundary, then uneven reads. */
+	while (off < MULTI_TOTAL) {
+		n = 1 + rnd() % 1500;
+		if (n > MULTI_TOTAL - off)
+			n = MULTI_TOTAL - off;
+		CHECK_OK(st_write(st, off, src + off, n, &err));
+		off += n;
+	}
+	for (int i = 0; i < 200; i++) {
+		off = rnd() % MULTI_TOTAL;
+		n = rnd() % (MULTI_TOTAL - off + 1);
+		memset(got, 0, n);
+		CHECK_OK(st_read(st, off, got, n, &err));
+		CHECK_MEM_EQ(got, src + off, n);
+	}
+	/* Exactly across a zero-length file: end of b.bin, e.bin, z.bin. */
+	CHECK_OK(st_read(st, 3990, got, 20, &err));
+	CHECK_MEM_EQ(got, src + 3990, 20);
+	CHECK_OK(st_flush(st, &err));
+	st_free(st);
+	CHECK_INT_EQ(read_file(tpath(p, sizeof(p), "multi/sub/b.bin"), got,
+	    sizeof(got)), 3000);
+	CHECK_MEM_EQ(got, src + 1000, 3000);
+	CHECK_INT_EQ(read_file(tpath(p, sizeof(p), "multi/c/d/e.bin"), got,
+	    sizeof(got)), 1);
+	CHECK_INT_EQ(got[0], src[4000]);
+
+	/* Reopened: everything existed at full size now. */
+	st = st_new(dir, multi, NMULTI, false, NULL, &err);
+	CHECK(st != NULL);
+	for (size_t i = 0; st != NULL && i < NMULTI; i++)
+		CHECK(st_file_exists_full(st, i));
+	CHECK(st != NULL && st_range_existed(st, 0, MULTI_TOTAL));
+	CHECK(st != NULL && !st_range_existed(st, 1, MULTI_TOTAL));
+	st_free(st);
+}
+
+static void
+test_bounds_and_map(void)
+{
+	char dir[128];
+	uint8_t buf[64], exp[64];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+	int fd = -1;
+	uint64_t fo = 0;
+	size_t n = 0;
+
+	st = st_new(tpath(dir, sizeof(dir), "multi"), multi, NMULTI, false,
+	    NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT_EQ(st_read(st, MULTI_TOTAL - 1, buf, 2, &err), -EINVAL);
+	CHECK(strstr(err.msg, "past the end") != NULL);
+	CHECK_INT_EQ(st_read(st, UINT64_MAX, buf, 1, NULL), -EINVAL);
+	CHECK_OK(st_read(st, MULTI_TOTAL, buf, 0, NULL));
+	/* From the middle of b.bin the first segment ends at its end. */
+	CHECK_OK(st_map(st, 3990, 30, &fd, &fo, &n, &err));
+	CHECK_INT_EQ(fo, 2990);
+	CHECK_INT_EQ(n, 10);
+	CHECK_INT_EQ(pread(fd, buf, n, (off_t)fo), 10);
+	CHECK_OK(st_read(st, 3990, exp, 10, &err));
+	CHECK_MEM_EQ(buf, exp, 10);
+	/* Starting at e.bin skips the zero-length file before it. */
+	CHECK_OK(st_map(st, 4000, 5, &fd, &fo, &n, &err));
+	CHECK_INT_EQ(fo, 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_OK(st_map(st, 4001, 5, &fd, &fo, &n, &err));
+	CHECK_INT_EQ(n, 5);
+	CHECK_INT_EQ(st_map(st, 0, 0, &fd, &fo, &n, NULL), -EINVAL);
+	CHECK_INT_EQ(st_map(st, MULTI_TOTAL, 1, &fd, &fo, &n, NULL), -EINVAL);
+	st_free(st);
+}
+
+static void
+test_fd_pool(void)
+{
+	static const struct st_file five[] = {
+		{ "f0", 100 }, { "f1", 100 }, { "f2", 100 }, { "f3", 100 },
+		{ "f4", 100 },
+	};
+	struct st_config cfg = ST_CONFIG_INIT;
+	uint8_t src[500], got[500];
+	char dir[128];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+	int base = count_open_fds(), peak = 0, now;
+
+	cfg.max_open_files = 2;
+	st = st_new(tpath(dir, sizeof(dir), "pool"), five, 5, false, &cfg,
+	    &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	fill_random(src, sizeof(src));
+	for (int round = 0; round < 50; round++) {
+		size_t off = rnd() % 500, n = rnd() % (500 - off + 1);
+
+		CHECK_OK(st_write(st, off, src + off, n, &err));
+		now = count_open_fds();
+		peak = now > peak ? now : peak;
+	}
+	CHECK_OK(st_write(st, 0, src, 500, &err));
+	CHECK_OK(st_read(st, 0, got, 500, &err));
+	CHECK_MEM_EQ(got, src, 500);
+	now = count_open_fds();
+	peak = now > peak ? now : peak;
+	/* The pool's 2 plus the directory fd, never more. */
+	CHECK(peak <= base + 3);
+	CHECK_OK(st_flush(st, &err));
+	st_free(st);
+	CHECK_INT_EQ(count_open_fds(), base);
+}
+
+static void
+test_single_file(void)
+{
+	struct st_file one = { NULL, 777 };
+	uint8_t src[777], got[777];
+	char path[128];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+
+	/* The file is exactly the path given; its parents are created. */
+	tpath(path, sizeof(path), "single/deeper/file.iso");
+	st = st_new(path, &one, 1, true, NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT_EQ(file_size(path), 777);
+	fill_random(src, sizeof(src));
+	CHECK_OK(st_write(st, 0, src, 777, &err));
+	st_free(st);
+	CHECK_INT_EQ(read_file(path, got, sizeof(got)), 777);
+	CHECK_MEM_EQ(got, src, 777);
+	one.length = 500;	/* a longer file is cut to size */
+	st = st_new(path, &one, 1, true, NULL, &err);
+	CHECK(st != NULL);
+	CHECK(st != NULL && st_file_exists_full(st, 0));
+	CHECK_INT_EQ(st != NULL ? st_file_size_at_start(st, 0) : 0, 777);
+	CHECK_INT_EQ(file_size(path), 500);
+	st_free(st);
+	tpath(path, sizeof(path), "single/");
+	CHECK(st_new(path, &one, 1, true, NULL, &err) == NULL);
+	CHECK_INT_EQ(err.code, -EISDIR);
+}
+
+static void
+test_partial_existing(void)
+{
+	static const struct st_file two[] = { { "p/x", 1000 }, { "p/y", 1000 } };
+	uint8_t data[600];
+	char dir[128], p[192];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+
+	tpath(dir, sizeof(dir), "partial");
+	mkdir(dir, 0777);
+	mkdir(tpath(p, sizeof(p), "partial/p"), 0777);
+	memset(data, 7, sizeof(data));
+	write_file(tpath(p, sizeof(p), "partial/p/x"), data, 600);
+	st = st_new(dir, two, 2, false, NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(!st_file_exists_full(st, 0));
+	CHECK(!st_file_exists_full(st, 1));
+	CHECK_INT_EQ(st_file_size_at_start(st, 0), 600);
+	CHECK_INT_EQ(file_size(p), 1000);	/* extended */
+	CHECK(st_range_existed(st, 0, 600));
+	CHECK(st_range_existed(st, 100, 500));
+	CHECK(!st_range_existed(st, 0, 601));
+	CHECK(!st_range_existed(st, 1000, 1));
+	st_free(st);
+}
+
+static void
+test_bad_paths(void)
+{
+	static const char *bad[] = {
+		"../x", "/etc/passwd", "a//b", "./a", "a/.", "a/..", "", "a/",
+	};
+	struct st_file f[2] = { { "ok", 1 }, { NULL, 1 } };
+	char dir[128];
+	struct bt_err err = BT_ERR_INIT;
+
+	tpath(dir, sizeof(dir), "bad");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f[1].path = bad[i];
+		CHECK(st_new(dir, f, 2, false, NULL, &err) == NULL);
+		CHECK_INT_EQ(err.code, -EINVAL);
+		CHECK(strstr(err.msg, "unsafe file path") != NULL);
+	}
+	f[1].path = "ok";
+	CHECK(st_new(dir, f, 2, false, NULL, &err) == NULL);
+	CHECK(strstr(err.msg, "appears twice") != NULL);
+	CHECK(st_new(dir, f, 0, false, NULL, &err) == NULL);
+	CHECK(st_new(dir, f, 2, true, NULL, &err) == NULL);
+	/* Nothing escaped the download directory. */
+	CHECK_INT_EQ(file_size(tpath(dir, sizeof(dir), "x")), -1);
+}
+
+static void
+test_unwritable_path(void)
+{
+	static const struct st_file f[] = { { "sub/b.bin", 10 } };
+	char dir[128], p[192];
+	struct bt_err err = BT_ERR_INIT;
+
+	/* A regular file where a directory must go (works even as root). */
+	tpath(dir, sizeof(dir), "blocked");
+	mkdir(dir, 0777);
+	write_file(tpath(p, sizeof(p), "blocked/sub"), "x", 1);
+	CHECK(st_new(dir, f, 1, false, NULL, &err) == NULL);
+	CHECK_INT_EQ(err.code, -ENOTDIR);
+	CHECK(strstr(err.msg, "blocked/sub/b.bin: ") != NULL);
+	printf("  unwritable: %s\n", err.msg);
+	/* The same under a single-file path. */
+	tpath(p, sizeof(p), "blocked/sub/file");
+	CHECK(st_new(p, f, 1, true, NULL, &err) == NULL);
+	CHECK(strstr(err.msg, "blocked/sub") != NULL);
+}
+
+static void
+test_write_errors(void)
+{
+	static const struct st_file f[] = { { "big.bin", 1 << 20 } };
+	struct rlimit old, lim;
+	uint8_t buf[4096] = { 0 };
+	char dir[128], p[192];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+
+	st = st_new(tpath(dir, sizeof(dir), "fsize"), f, 1, false, NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	/* RLIMIT_FSIZE makes pwrite fail with EFBIG, like a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 65536;
+	CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
+	CHECK_OK(st_write(st, 0, buf, sizeof(buf), &err));
+	CHECK_INT_EQ(st_write(st, 100000, buf, sizeof(buf), &err), -EFBIG);
+	CHECK(strstr(err.msg, "fsize/big.bin: ") != NULL);
+	printf("  write error: %s\n", err.msg);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	/* A file removed behind our back is an error, not a crash. */
+	st_free(st);
+	st = st_new(dir, f, 1, false, NULL, &err);
+	CHECK(st != NULL);
+	unlink(tpath(p, sizeof(p), "fsize/big.bin"));
+	CHECK_INT_EQ(st != NULL ? st_read(st, 0, buf, 10, &err) : 0, -ENOENT);
+	CHECK(strstr(err.msg, "big.bin: No such file") != NULL);
+	st_free(st);
+}
+
+static void
+test_symlinks_refused(void)
+{
+	static const struct st_file f[] = { { "a.bin", 5 } };
+	static const struct st_file g[] = { { "sub/a.bin", 5 } };
+	struct st_file one = { NULL, 5 };
+	char dir[128], p[192], target[192];
+	uint8_t got[16];
+	struct bt_err err = BT_ERR_INIT;
+
+	tpath(target, sizeof(target), "outside.txt");
+	write_file(target, "precious", 8);
+	tpath(dir, sizeof(dir), "links");
+	mkdir(dir, 0777);
+	CHECK_OK(symlink(target, tpath(p, sizeof(p), "links/a.bin")));
+	CHECK(st_new(dir, f, 1, false, NULL, &err) == NULL);
+	CHECK_INT_EQ(err.code, -ELOOP);
+	CHECK(strstr(err.msg, "links/a.bin: ") != NULL);
+	printf("  symlink: %s\n", err.msg);
+	/* A symlinked directory inside the download is refused too. */
+	CHECK_OK(symlink(tmproot, tpath(p, sizeof(p), "links/sub")));
+	CHECK(st_new(dir, g, 1, false, NULL, &err) == NULL);
+	/* And a single-file target that is a symlink. */
+	CHECK(st_new(tpath(p, sizeof(p), "links/a.bin"), &one, 1, true, NULL,
+	    &err) == NULL);
+	CHECK_INT_EQ(err.code, -ELOOP);
+	CHECK_INT_EQ(read_file(target, got, sizeof(got)), 8);
+	CHECK_MEM_EQ(got, "precious", 8);
+	CHECK_INT_EQ(file_size(tpath(p, sizeof(p), "a.bin")), -1);
+}
+
+static void
+test_readonly(void)
+{
+	uint8_t buf[100];
+	char dir[128];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+	int fd = -1;
+	uint64_t fo;
+	size_t n;
+
+	st = st_new(tpath(dir, sizeof(dir), "multi"), multi, NMULTI, false,
+	    NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_OK(st_write(st, 0, "abc", 3, &err));
+	CHECK_OK(st_map(st, 0, 3, &fd, &fo, &n, &err));
+	CHECK_INT_EQ(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	CHECK_OK(st_set_readonly(st, &err));
+	CHECK_INT_EQ(st_write(st, 0, "abc", 3, &err), -EROFS);
+	CHECK_OK(st_read(st, 0, buf, 3, &err));
+	CHECK_MEM_EQ(buf, "abc", 3);
+	CHECK_OK(st_map(st, 0, 3, &fd, &fo, &n, &err));
+	CHECK_INT_EQ(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	st_set_sequential(st, true);
+	CHECK_OK(st_read(st, 0, buf, 100, &err));
+	st_set_sequential(st, false);
+	st_free(st);
+	st_free(NULL);
+}
+
+static void
+setup(void)
+{
+	const char *s = getenv("SEED");
+
+	rng_state = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
+	if (rng_state == 0)
+		rng_state = 1;
+	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	snprintf(tmproot, sizeof(tmproot), "/tmp/test_storage.XXXXXX");
+	if (mkdtemp(tmproot) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmproot);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmproot);
+}
+
+int
+main(void)
+{
+	setup();
+	atexit(teardown);
+	CHECK_RUN(test_multi_spanning, test_bounds_and_map, test_fd_pool,
+	    test_single_file, test_partial_existing, test_bad_paths,
+	    test_unwritable_path, test_write_errors, test_symlinks_refused,
+	    test_readonly);
+}
