@@ -27,7 +27,7 @@ SANFLAGS ?=
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude \
 	     $(CRYPTO_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
-LDLIBS += $(CRYPTO_LIBS)
+LDLIBS += $(CRYPTO_LIBS) -lm
 
 ALL_PROGS = btdownload btmakemetafile btshowmetainfo btlaunchmany
 PROG_SRCS = $(ALL_PROGS:%=src/%.c)
