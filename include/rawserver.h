@@ -68,11 +68,21 @@ struct rs_config {
 	uint32_t max_conns;		/* accepted beyond this are closed (max_allow_in) */
 	bool close_on_signal;		/* SIGINT/SIGTERM stop rs_run() (true in programs) */
 };
+/*
+ * A zero timeout_ms, timeout_check_ms or connect_timeout_ms disables that
+ * timeout; max_conns 0 means no limit.  max_conns counts every open
+ * connection, outgoing ones included (mainline counted all sockets).
+ * close_on_signal installs SIGINT/SIGTERM handlers (no SA_RESTART) until
+ * rs_free() restores the previous ones; only one reactor at a time owns
+ * them (a second one created meanwhile does not react to signals).  Every
+ * reactor ignores SIGPIPE for good: sendfile() cannot suppress it.
+ */
 
 #define RS_CONFIG_DEFAULT { 300000, 60000, 15000, 55, true }
 
 /* Create a reactor.  Free with rs_free(), which closes everything without
- * calling `lost`. */
+ * calling `lost` (not from inside a callback).  cfg NULL: the defaults.
+ * NULL with errno set only when close_on_signal cannot get its pipe. */
 struct rawserver *rs_new(const struct rs_config *cfg);
 void rs_free(struct rawserver *rs);
 
@@ -83,6 +93,8 @@ void rs_free(struct rawserver *rs);
  * and ctx (both borrowed for the reactor's life; rs_conn_set_handler can
  * change them per connection).  Returns the port, or -errno with err set
  * ("no free port in 6881-6999").  May be called more than once.
+ * minport 0 asks the kernel for any free port (tests).  A port in use on
+ * IPv4 or on IPv6 is skipped; a host without IPv6 listens on IPv4 only.
  */
 int rs_listen(struct rawserver *rs, const char *bind_addr, int minport,
     int maxport, const struct rs_handler *h, void *ctx, struct bt_err *err);
@@ -112,6 +124,10 @@ const char *rs_conn_name(const struct rs_conn *c);
  * Queue bytes for sending (copied; sent at once when the socket allows,
  * the rest queued).  POLLOUT is armed only while the queue is non-empty.
  * A no-op on a closing connection.  Writes from several calls stay in order.
+ * `flushed` fires only when a non-empty queue drains; a write the kernel
+ * takes whole at once leaves the queue empty and fires nothing, so check
+ * rs_conn_is_flushed() after writing.  A send error closes the connection
+ * (deferred, with the error).  rs_close() discards what is still queued.
  */
 void rs_write(struct rs_conn *c, const void *p, size_t n);
 /*
@@ -123,7 +139,11 @@ void rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n);
 /* Bytes queued and not yet handed to the kernel. */
 size_t rs_conn_queued(const struct rs_conn *c);
 bool rs_conn_is_flushed(const struct rs_conn *c);
-/* Stop or resume reading from this connection (download rate cap). */
+/*
+ * Stop or resume reading from this connection (download rate cap).  A
+ * paused connection whose peer hangs up is noticed only once resumed (its
+ * unread bytes are delivered first); the idle timeout still applies.
+ */
 void rs_conn_pause_read(struct rs_conn *c, bool paused);
 /* Deferred close, see above.  Safe to call twice. */
 void rs_close(struct rs_conn *c);
@@ -151,11 +171,18 @@ struct rs_udp *rs_udp_open(struct rawserver *rs, int family, rs_udp_fn *fn,
     void *ctx);
 int rs_udp_send(struct rs_udp *u, const struct sockaddr *to, socklen_t tolen,
     const void *p, size_t n);
+/* The local port (host order) the socket is bound to, or -errno. */
+int rs_udp_port(const struct rs_udp *u);
+/* Close at once; safe from inside its own callback (memory freed later). */
 void rs_udp_close(struct rs_udp *u);
 
 /*
  * Watch any descriptor for readability (the resolver's pipe).  The fd stays
- * owned by the caller; rs_unwatch_fd before closing it.  Returns 0/-errno.
+ * owned by the caller; rs_unwatch_fd before closing it.  Returns 0/-errno
+ * (-EEXIST when fd is already watched).  fn gets the revents; POLLHUP is
+ * reported until the watch ends, and a watch whose fd turned out closed
+ * (POLLNVAL) is dropped after its call.  rs_unwatch_fd is safe from inside
+ * fn.
  */
 int rs_watch_fd(struct rawserver *rs, int fd, rs_fd_fn *fn, void *ctx);
 void rs_unwatch_fd(struct rawserver *rs, int fd);

@@ -1,0 +1,1961 @@
+/*
+ * rawserver: the single poll() reactor (mainline RawServer.py).
+ *
+ * One loop pass (rs_run):
+ *
+ *	read the clock -> run due timers -> sweep closed objects ->
+ *	poll() -> read the clock -> dispatch -> compact pollfds -> sweep
+ *
+ * Every object the loop watches (connection, listener, UDP socket, watched
+ * fd, the signal self-pipe) begins with a struct rs_io that records its
+ * slot in the pollfd array, so adding, removing and re-arming a descriptor
+ * is O(1).  While dispatch walks the array nothing is moved: a removal only
+ * clears the slot's owner and sets its fd to -1 (poll ignores negative
+ * fds), and the holes are compacted by swap-remove after the walk (libuv
+ * posix-poll.c does the same).  Objects themselves are freed only by the
+ * sweep, so a callback may close anything, its own connection included.
+ *
+ * Writes go straight to the kernel while the output queue is empty (one
+ * fewer poll round per message); what does not fit is copied into a queue
+ * of chunks, small writes sharing a 64 KiB tail chunk, and POLLOUT is armed
+ * only while that queue is non-empty.  Queued memory chunks leave with one
+ * sendmsg() of up to RS_IOV_MAX pieces; file ranges leave with sendfile().
+ */
+#define _GNU_SOURCE	/* accept4, sendfile, SOCK_NONBLOCK (Linux) */
+
+#include "rawserver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
+
+#include "bterr.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define RS_RBUF_SIZE	(256 * 1024)	/* the one read buffer */
+#define RS_READ_BUDGET	(1024 * 1024)	/* per connection per pass */
+#define RS_CHUNK_SIZE	(64 * 1024)	/* tail chunk for small writes */
+#define RS_POOL_MAX	32		/* spare chunks kept for reuse */
+#define RS_IOV_MAX	64		/* chunks per sendmsg() */
+#define RS_WBUF_SIZE	(64 * 1024)	/* pread fallback for rs_write_file */
+#define RS_SENDFILE_MAX	(16 * 1024 * 1024)
+#define RS_UDP_BURST	64		/* datagrams per socket per pass */
+#define RS_ACCEPT_PAUSE_MS 500		/* listener rest after EMFILE */
+#define RS_NAME_LEN	64		/* "[v6 address]:port" */
+
+enum rs_kind {
+	RS_K_CONN,
+	RS_K_LISTEN,
+	RS_K_UDP,
+	RS_K_WATCH,
+	RS_K_SIGNAL,
+};
+
+/* The part of every watched object that the pollfd bookkeeping needs. */
+struct rs_io {
+	enum rs_kind kind;
+	int fd;
+	int pidx;		/* slot in rs->pfds, or -1 */
+	struct rs_io *dead_next; /* sweep list (UDP sockets, fd watches) */
+};
+
+struct rs_chunk {
+	struct rs_chunk *next;
+	bool is_file;
+	bool no_sendfile;	/* sendfile refused this fd: use pread */
+	int fd;			/* file chunk: our dup() of the caller's fd */
+	uint64_t off;		/* file chunk: next offset to send */
+	size_t start, end;	/* memory: unsent bytes are data[start, end) */
+	size_t cap;		/* memory: size of data[]; file: bytes left */
+	uint8_t data[];
+};
+
+struct rs_conn {
+	struct rs_io io;	/* first: the dispatcher casts back */
+	struct rawserver *rs;
+	const struct rs_handler *h;
+	void *ctx;
+	struct rs_conn *prev, *next;	/* rs->conns, all live connections */
+	struct rs_conn *close_next;	/* rs->closing */
+	struct rs_chunk *head, *tail;	/* output queue */
+	size_t queued;
+	uint64_t last_hit;	/* rs_now_ms() of the last byte read */
+	uint64_t connect_timer;
+	int close_err;
+	bool incoming;
+	bool connected;
+	bool closing;
+	bool paused;
+	bool parked;		/* hung up while paused: fd hidden from poll */
+	socklen_t addrlen;
+	struct sockaddr_storage addr;
+	char name[RS_NAME_LEN];
+};
+
+struct rs_listener {
+	struct rs_io io;
+	struct rawserver *rs;
+	const struct rs_handler *h;
+	void *ctx;
+	struct rs_listener *next;
+};
+
+struct rs_udp {
+	struct rs_io io;
+	struct rawserver *rs;
+	rs_udp_fn *fn;
+	void *ctx;
+	struct rs_udp *next;
+	bool dead;
+};
+
+struct rs_watch {
+	struct rs_io io;
+	rs_fd_fn *fn;
+	void *ctx;
+	struct rs_watch *next;
+	bool dead;
+};
+
+struct rs_timer {
+	rs_task_fn *fn;
+	void *ctx;
+	uint32_t gen;		/* id = gen << 32 | slot; never 0 */
+	uint32_t hidx;		/* heap position, or RS_TIMER_FREE */
+	uint32_t next_free;
+};
+
+struct rs_heapent {
+	uint64_t deadline;
+	uint64_t seq;		/* insertion order breaks deadline ties */
+	uint32_t slot;
+};
+
+#define RS_TIMER_FREE UINT32_MAX
+
+struct rawserver {
+	struct rs_config cfg;
+	uint64_t now;
+
+	struct pollfd *pfds;
+	struct rs_io **owners;	/* owners[i] watches pfds[i]; NULL: a hole */
+	size_t npfd, pfd_cap;
+	bool iterating;
+	size_t holes;
+
+	struct rs_timer *timers;
+	uint32_t ntimers, free_timer;
+	struct rs_heapent *heap;
+	size_t heap_len, heap_cap;
+	uint64_t next_seq;
+	uint64_t idle_task;
+
+	struct rs_conn *conns;
+	struct rs_conn *closing, *closing_tail;
+	size_t nconns;		/* live and not closing */
+	struct rs_listener *listeners;
+	struct rs_udp *udps;
+	struct rs_watch *watches;
+	struct rs_io *dead;
+
+	uint8_t *rbuf;
+	uint8_t *wbuf;		/* lazily, for the pread fallback */
+	struct rs_chunk *pool;
+	size_t npool;
+
+	bool has_bind;
+	struct sockaddr_storage bind_ss;
+	socklen_t bind_len;
+	bool no_v6;		/* IPv6 listening failed once: v4 only */
+
+	bool running;		/* inside rs_run(): rs->now is current */
+	bool stop;
+	int signo;
+	bool owns_signals;
+	int selfpipe[2];
+	struct rs_io sigio;
+	struct sigaction old_int, old_term;
+};
+
+/*
+ * The write end of the signal self-pipe.  A signal handler can reach
+ * nothing but file-scope state, so this (and not a stop flag) is the
+ * module's one exception to "no mutable globals" (STYLE.md 8.2 rule 5).
+ * Only one reactor at a time owns the signals.
+ */
+static volatile sig_atomic_t rs_signal_wfd = -1;
+
+static void conn_close_err(struct rs_conn *c, int err);
+static int conn_flush(struct rs_conn *c);
+static void conn_update_events(struct rs_conn *c);
+
+/*
+ * Clock and small socket helpers.
+ */
+
+static uint64_t
+clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+set_nonblock_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+/* socket() that is non-blocking and close-on-exec, or -errno. */
+static int
+sock_open(int family, int type)
+{
+	int fd;
+
+#ifdef SOCK_NONBLOCK
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+#else
+	int r;
+
+	fd = socket(family, type, 0);
+	if (fd < 0)
+		return -errno;
+	r = set_nonblock_cloexec(fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+#endif
+	return fd;
+}
+
+static int
+sock_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return -errno;
+	return -e;
+}
+
+static void
+format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+	}
+}
+
+/* Parse a numeric IPv4 or IPv6 address ("::1" or "[::1]") with a port. */
+static int
+parse_addr(const char *s, int port, struct sockaddr_storage *ss,
+    socklen_t *out_len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	char tmp[INET6_ADDRSTRLEN];
+	size_t n = strlen(s);
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*out_len = sizeof(*s4);
+		return 0;
+	}
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(tmp)) {
+		memcpy(tmp, s + 1, n - 2);
+		tmp[n - 2] = '\0';
+		s = tmp;
+	}
+	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*out_len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * The pollfd array.  Adding appends; removing swap-removes at once, or,
+ * while dispatch is walking the array, only leaves a hole that
+ * poll_compact() fills after the walk.
+ */
+
+static void
+poll_add(struct rawserver *rs, struct rs_io *io, short events)
+{
+	size_t i;
+
+	if (rs->npfd == rs->pfd_cap) {
+		rs->pfd_cap = rs->pfd_cap ? rs->pfd_cap * 2 : 16;
+		rs->pfds = xreallocarray(rs->pfds, rs->pfd_cap,
+		    sizeof(*rs->pfds));
+		rs->owners = xreallocarray(rs->owners, rs->pfd_cap,
+		    sizeof(*rs->owners));
+	}
+	i = rs->npfd++;
+	rs->pfds[i].fd = io->fd;
+	rs->pfds[i].events = events;
+	rs->pfds[i].revents = 0;
+	rs->owners[i] = io;
+	io->pidx = (int)i;
+}
+
+static void
+poll_move(struct rawserver *rs, size_t to, size_t from)
+{
+	rs->pfds[to] = rs->pfds[from];
+	rs->owners[to] = rs->owners[from];
+	if (rs->owners[to] != NULL)
+		rs->owners[to]->pidx = (int)to;
+}
+
+static void
+poll_del(struct rawserver *rs, struct rs_io *io)
+{
+	size_t i;
+
+	if (io->pidx < 0)
+		return;
+	i = (size_t)io->pidx;
+	io->pidx = -1;
+	if (rs->iterating) {
+		rs->pfds[i].fd = -1;
+		rs->pfds[i].revents = 0;
+		rs->owners[i] = NULL;
+		rs->holes++;
+		return;
+	}
+	if (i != rs->npfd - 1)
+		poll_move(rs, i, rs->npfd - 1);
+	rs->npfd--;
+}
+
+static void
+poll_compact(struct rawserver *rs)
+{
+	size_t i = 0;
+
+	while (rs->holes > 0 && i < rs->npfd) {
+		if (rs->owners[i] != NULL) {
+			i++;
+			continue;
+		}
+		rs->holes--;
+		rs->npfd--;
+		if (i != rs->npfd)
+			poll_move(rs, i, rs->npfd);
+	}
+	rs->holes = 0;
+}
+
+static void
+poll_set_events(struct rawserver *rs, struct rs_io *io, short events)
+{
+	if (io->pidx >= 0)
+		rs->pfds[io->pidx].events = events;
+}
+
+/*
+ * Timers: a binary min-heap of (deadline, seq, slot) entries.  A slot
+ * holds the callback and its heap position, so cancelling by id is O(1) to
+ * find plus O(log n) to remove.  A slot's generation changes each time it
+ * is freed, which makes a stale id (a task that already ran) a no-op.
+ */
+
+static bool
+heap_less(const struct rs_heapent *a, const struct rs_heapent *b)
+{
+	if (a->deadline != b->deadline)
+		return a->deadline < b->deadline;
+	return a->seq < b->seq;
+}
+
+static void
+heap_set(struct rawserver *rs, size_t i, const struct rs_heapent *e)
+{
+	rs->heap[i] = *e;
+	rs->timers[e->slot].hidx = (uint32_t)i;
+}
+
+static void
+heap_sift_up(struct rawserver *rs, size_t i)
+{
+	struct rs_heapent e = rs->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (!heap_less(&e, &rs->heap[parent]))
+			break;
+		heap_set(rs, i, &rs->heap[parent]);
+		i = parent;
+	}
+	heap_set(rs, i, &e);
+}
+
+static void
+heap_sift_down(struct rawserver *rs, size_t i)
+{
+	struct rs_heapent e = rs->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= rs->heap_len)
+			break;
+		if (c + 1 < rs->heap_len &&
+		    heap_less(&rs->heap[c + 1], &rs->heap[c]))
+			c++;
+		if (!heap_less(&rs->heap[c], &e))
+			break;
+		heap_set(rs, i, &rs->heap[c]);
+		i = c;
+	}
+	heap_set(rs, i, &e);
+}
+
+static void
+heap_remove(struct rawserver *rs, size_t i)
+{
+	rs->heap_len--;
+	if (i == rs->heap_len)
+		return;
+	heap_set(rs, i, &rs->heap[rs->heap_len]);
+	heap_sift_down(rs, i);
+	heap_sift_up(rs, i);
+}
+
+static void
+timer_free_slot(struct rawserver *rs, uint32_t slot)
+{
+	struct rs_timer *t = &rs->timers[slot];
+
+	t->hidx = RS_TIMER_FREE;
+	t->fn = NULL;
+	t->ctx = NULL;
+	if (++t->gen == 0)
+		t->gen = 1;
+	t->next_free = rs->free_timer;
+	rs->free_timer = slot;
+}
+
+static uint32_t
+timer_alloc_slot(struct rawserver *rs)
+{
+	uint32_t slot;
+
+	if (rs->free_timer == RS_TIMER_FREE) {
+		uint32_t old = rs->ntimers;
+		uint32_t cap = old ? old * 2 : 16;
+
+		if (old >= UINT32_MAX / 4)
+			fatal("rawserver: too many timers");
+		rs->timers = xreallocarray(rs->timers, cap,
+		    sizeof(*rs->timers));
+		for (uint32_t s = cap; s-- > old;) {
+			rs->timers[s].gen = 1;
+			rs->timers[s].hidx = RS_TIMER_FREE;
+			rs->timers[s].next_free = rs->free_timer;
+			rs->free_timer = s;
+		}
+		rs->ntimers = cap;
+	}
+	slot = rs->free_timer;
+	rs->free_timer = rs->timers[slot].next_free;
+	return slot;
+}
+
+uint64_t
+rs_add_task(struct rawserver *rs, uint64_t delay_ms, rs_task_fn *fn,
+    void *ctx)
+{
+	struct rs_heapent e;
+	uint32_t slot = timer_alloc_slot(rs);
+
+	if (!rs->running)
+		rs->now = clock_ms();
+	rs->timers[slot].fn = fn;
+	rs->timers[slot].ctx = ctx;
+	e.deadline = delay_ms > UINT64_MAX - rs->now ? UINT64_MAX :
+	    rs->now + delay_ms;
+	e.seq = rs->next_seq++;
+	e.slot = slot;
+	if (rs->heap_len == rs->heap_cap) {
+		rs->heap_cap = rs->heap_cap ? rs->heap_cap * 2 : 16;
+		rs->heap = xreallocarray(rs->heap, rs->heap_cap,
+		    sizeof(*rs->heap));
+	}
+	rs->heap[rs->heap_len++] = e;
+	heap_sift_up(rs, rs->heap_len - 1);
+	return (uint64_t)rs->timers[slot].gen << 32 | slot;
+}
+
+void
+rs_cancel_task(struct rawserver *rs, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id;
+	struct rs_timer *t;
+
+	if (id == 0 || slot >= rs->ntimers)
+		return;
+	t = &rs->timers[slot];
+	if (t->gen != (uint32_t)(id >> 32) || t->hidx == RS_TIMER_FREE)
+		return;
+	heap_remove(rs, t->hidx);
+	timer_free_slot(rs, slot);
+}
+
+uint64_t
+rs_now_ms(const struct rawserver *rs)
+{
+	return rs->now;
+}
+
+/*
+ * Run the tasks due now.  A task added while this runs waits for the next
+ * pass even with delay 0 (as in mainline, where the delay counts from the
+ * next pass), so a task that re-adds itself cannot starve the poll.  Such
+ * a task sorts after every task that was already due, so stopping at the
+ * first one is enough.
+ */
+static void
+run_timers(struct rawserver *rs)
+{
+	uint64_t limit = rs->next_seq;
+
+	while (rs->heap_len > 0 && !rs->stop) {
+		struct rs_heapent top = rs->heap[0];
+		struct rs_timer *t = &rs->timers[top.slot];
+		rs_task_fn *fn = t->fn;
+		void *ctx = t->ctx;
+
+		if (top.deadline > rs->now || top.seq >= limit)
+			break;
+		heap_remove(rs, 0);
+		timer_free_slot(rs, top.slot);
+		fn(ctx);
+	}
+}
+
+/* Milliseconds poll() may sleep: until the next timer, or forever (-1). */
+static int
+poll_timeout(const struct rawserver *rs)
+{
+	uint64_t d;
+
+	if (rs->heap_len == 0)
+		return -1;
+	if (rs->heap[0].deadline <= rs->now)
+		return 0;
+	d = rs->heap[0].deadline - rs->now;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+/*
+ * Output chunks.  Chunks of RS_CHUNK_SIZE are recycled through a small
+ * pool so that a steady stream of small writes allocates nothing.
+ */
+
+static struct rs_chunk *
+chunk_new(struct rawserver *rs, size_t want)
+{
+	struct rs_chunk *ch;
+	size_t cap = want > RS_CHUNK_SIZE ? want : RS_CHUNK_SIZE;
+
+	if (cap == RS_CHUNK_SIZE && rs->pool != NULL) {
+		ch = rs->pool;
+		rs->pool = ch->next;
+		rs->npool--;
+	} else {
+		ch = xmalloc(sizeof(*ch) + cap);
+	}
+	ch->next = NULL;
+	ch->is_file = false;
+	ch->no_sendfile = false;
+	ch->fd = -1;
+	ch->off = 0;
+	ch->start = ch->end = 0;
+	ch->cap = cap;
+	return ch;
+}
+
+static void
+chunk_free(struct rawserver *rs, struct rs_chunk *ch)
+{
+	if (ch->is_file) {
+		close(ch->fd);
+		free(ch);
+	} else if (ch->cap == RS_CHUNK_SIZE && rs->npool < RS_POOL_MAX) {
+		ch->next = rs->pool;
+		rs->pool = ch;
+		rs->npool++;
+	} else {
+		free(ch);
+	}
+}
+
+static void
+queue_push(struct rs_conn *c, struct rs_chunk *ch)
+{
+	if (c->tail != NULL)
+		c->tail->next = ch;
+	else
+		c->head = ch;
+	c->tail = ch;
+}
+
+static void
+queue_pop(struct rs_conn *c)
+{
+	struct rs_chunk *ch = c->head;
+
+	c->head = ch->next;
+	if (c->head == NULL)
+		c->tail = NULL;
+	chunk_free(c->rs, ch);
+}
+
+static void
+queue_clear(struct rs_conn *c)
+{
+	while (c->head != NULL)
+		queue_pop(c);
+	c->queued = 0;
+}
+
+/* Copy bytes onto the end of the queue, filling the tail chunk first. */
+static void
+queue_mem(struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	struct rs_chunk *t = c->tail;
+
+	c->queued += n;
+	if (t != NULL && !t->is_file && t->end < t->cap) {
+		size_t k = t->cap - t->end < n ? t->cap - t->end : n;
+
+		memcpy(t->data + t->end, p, k);
+		t->end += k;
+		p += k;
+		n -= k;
+	}
+	if (n > 0) {
+		t = chunk_new(c->rs, n);
+		memcpy(t->data, p, n);
+		t->end = n;
+		queue_push(c, t);
+	}
+}
+
+/*
+ * Sending.  Each helper returns RS_W_DONE when everything it was offered
+ * went out (the caller may go on), RS_W_BLOCKED when the kernel took less
+ * (the socket buffer is full: wait for POLLOUT), or -errno.
+ */
+enum { RS_W_DONE = 0, RS_W_BLOCKED = 1 };
+
+static bool
+is_again(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+/* Send from memory without queueing; *out_sent gets what the kernel took. */
+static int
+send_now(struct rs_conn *c, const uint8_t *p, size_t n, size_t *out_sent)
+{
+	ssize_t r;
+
+	*out_sent = 0;
+	for (;;) {
+		r = send(c->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		return is_again(errno) ? RS_W_BLOCKED : -errno;
+	}
+	*out_sent = (size_t)r;
+	return (size_t)r == n ? RS_W_DONE : RS_W_BLOCKED;
+}
+
+/* Send the leading memory chunks of the queue with one sendmsg(). */
+static int
+flush_mem(struct rs_conn *c)
+{
+	struct iovec iov[RS_IOV_MAX];
+	struct msghdr msg;
+	struct rs_chunk *ch;
+	size_t total = 0, sent;
+	int niov = 0;
+	ssize_t r;
+
+	for (ch = c->head; ch != NULL && !ch->is_file && niov < RS_IOV_MAX;
+	    ch = ch->next) {
+		iov[niov].iov_base = ch->data + ch->start;
+		iov[niov].iov_len = ch->end - ch->start;
+		total += ch->end - ch->start;
+		niov++;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = (size_t)niov;
+	do {
+		r = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return is_again(errno) ? RS_W_BLOCKED : -errno;
+	sent = (size_t)r;
+	c->queued -= sent;
+	while (sent > 0) {
+		ch = c->head;
+		if (sent < ch->end - ch->start) {
+			ch->start += sent;
+			break;
+		}
+		sent -= ch->end - ch->start;
+		queue_pop(c);
+	}
+	return (size_t)r == total ? RS_W_DONE : RS_W_BLOCKED;
+}
+
+/* One pread()+send() step, for descriptors sendfile() refuses. */
+static int
+send_file_copy(struct rs_conn *c, int fd, uint64_t *off, size_t *left)
+{
+	struct rawserver *rs = c->rs;
+	size_t want = *left < RS_WBUF_SIZE ? *left : RS_WBUF_SIZE;
+	size_t sent;
+	ssize_t r;
+	int w;
+
+	if (rs->wbuf == NULL)
+		rs->wbuf = xmalloc(RS_WBUF_SIZE);
+	do {
+		r = pread(fd, rs->wbuf, want, (off_t)*off);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -EIO;	/* the file is shorter than promised */
+	w = send_now(c, rs->wbuf, (size_t)r, &sent);
+	*off += sent;
+	*left -= sent;
+	return w;
+}
+
+#ifdef __linux__
+/* One sendfile() call; *no_sendfile is set when the fd does not support it. */
+static int
+send_file_sf(struct rs_conn *c, int fd, uint64_t *off, size_t *left,
+    bool *no_sendfile)
+{
+	size_t want = *left < RS_SENDFILE_MAX ? *left : RS_SENDFILE_MAX;
+	off_t o = (off_t)*off;
+	ssize_t r;
+
+	do {
+		r = sendfile(c->io.fd, fd, &o, want);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+		*no_sendfile = true;
+		return RS_W_DONE;
+	}
+	if (r < 0)
+		return is_again(errno) ? RS_W_BLOCKED : -errno;
+	if (r == 0)
+		return -EIO;	/* the file is shorter than promised */
+	*off += (uint64_t)r;
+	*left -= (size_t)r;
+	return (size_t)r < want ? RS_W_BLOCKED : RS_W_DONE;
+}
+#endif
+
+/*
+ * Send a file range until it is all gone or the socket is full.  A short
+ * sendfile() means the socket buffer filled up; a zero return means the
+ * file ended early, which the connection cannot recover from.
+ */
+static int
+send_file(struct rs_conn *c, int fd, uint64_t *off, size_t *left,
+    bool *no_sendfile)
+{
+	int w;
+
+#ifndef __linux__
+	*no_sendfile = true;
+#endif
+	while (*left > 0) {
+#ifdef __linux__
+		if (!*no_sendfile)
+			w = send_file_sf(c, fd, off, left, no_sendfile);
+		else
+#endif
+			w = send_file_copy(c, fd, off, left);
+		if (w != RS_W_DONE)
+			return *left > 0 || w < 0 ? w : RS_W_DONE;
+	}
+	return RS_W_DONE;
+}
+
+static int
+flush_file(struct rs_conn *c)
+{
+	struct rs_chunk *ch = c->head;
+	size_t before = ch->cap;
+	int w = send_file(c, ch->fd, &ch->off, &ch->cap, &ch->no_sendfile);
+
+	c->queued -= before - ch->cap;
+	if (w == RS_W_DONE)
+		queue_pop(c);
+	return w;
+}
+
+/* Send as much of the queue as the socket takes: 0 or -errno. */
+static int
+conn_flush(struct rs_conn *c)
+{
+	while (c->head != NULL) {
+		int w = c->head->is_file ? flush_file(c) : flush_mem(c);
+
+		if (w < 0)
+			return w;
+		if (w == RS_W_BLOCKED)
+			return 0;
+	}
+	return 0;
+}
+
+void
+rs_write(struct rs_conn *c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	bool was_empty = c->head == NULL;
+
+	if (c->closing || n == 0)
+		return;
+	if (was_empty && c->connected) {
+		size_t sent;
+		int w = send_now(c, b, n, &sent);
+
+		if (w < 0) {
+			conn_close_err(c, w);
+			return;
+		}
+		b += sent;
+		n -= sent;
+		if (n == 0)
+			return;
+	}
+	queue_mem(c, b, n);
+	if (was_empty)
+		conn_update_events(c);
+}
+
+/*
+ * Keep a file range for later on a dup() of the caller's fd.  When no
+ * descriptor is left for the dup, read the range into memory instead.
+ */
+static void
+queue_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
+{
+	struct rs_chunk *ch;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (dfd < 0) {
+		struct rs_chunk *m = chunk_new(c->rs, n);
+		size_t got = 0;
+
+		while (got < n) {
+			ssize_t r = pread(fd, m->data + got, n - got,
+			    (off_t)(off + got));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				chunk_free(c->rs, m);
+				conn_close_err(c, r < 0 ? -errno : -EIO);
+				return;
+			}
+			got += (size_t)r;
+		}
+		m->end = n;
+		c->queued += n;
+		queue_push(c, m);
+		return;
+	}
+	ch = xmalloc(sizeof(*ch));
+	memset(ch, 0, sizeof(*ch));
+	ch->is_file = true;
+	ch->fd = dfd;
+	ch->off = off;
+	ch->cap = n;
+	c->queued += n;
+	queue_push(c, ch);
+}
+
+void
+rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
+{
+	bool was_empty = c->head == NULL;
+
+	if (c->closing || n == 0)
+		return;
+	if (was_empty && c->connected) {
+		bool no_sf = false;
+		int w = send_file(c, fd, &off, &n, &no_sf);
+
+		if (w < 0) {
+			conn_close_err(c, w);
+			return;
+		}
+		if (n == 0)
+			return;
+	}
+	queue_file(c, fd, off, n);
+	if (was_empty && !c->closing)
+		conn_update_events(c);
+}
+
+size_t
+rs_conn_queued(const struct rs_conn *c)
+{
+	return c->queued;
+}
+
+bool
+rs_conn_is_flushed(const struct rs_conn *c)
+{
+	return c->head == NULL;
+}
+
+/*
+ * Connections.
+ */
+
+static void
+conn_update_events(struct rs_conn *c)
+{
+	short ev = 0;
+
+	if (c->closing)
+		return;
+	if (!c->connected) {
+		ev = POLLOUT;
+	} else {
+		if (!c->paused)
+			ev |= POLLIN;
+		if (c->head != NULL)
+			ev |= POLLOUT;
+	}
+	poll_set_events(c->rs, &c->io, ev);
+}
+
+static struct rs_conn *
+conn_new(struct rawserver *rs, int fd, const struct sockaddr *sa,
+    socklen_t salen, const struct rs_handler *h, void *ctx, bool incoming)
+{
+	struct rs_conn *c = xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	c->io.kind = RS_K_CONN;
+	c->io.fd = fd;
+	c->io.pidx = -1;
+	c->rs = rs;
+	c->h = h;
+	c->ctx = ctx;
+	c->incoming = incoming;
+	c->connected = incoming;
+	c->last_hit = rs->now;
+	if (salen > sizeof(c->addr))
+		salen = sizeof(c->addr);
+	memcpy(&c->addr, sa, salen);
+	c->addrlen = salen;
+	format_addr(sa, c->name, sizeof(c->name));
+	/* Small protocol messages should leave at once; failure is harmless. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->next = rs->conns;
+	if (rs->conns != NULL)
+		rs->conns->prev = c;
+	rs->conns = c;
+	rs->nconns++;
+	poll_add(rs, &c->io, incoming ? POLLIN : POLLOUT);
+	return c;
+}
+
+/*
+ * Mark a connection dead; the sweep closes it and calls `lost`.  The first
+ * reason given wins.  Its slot leaves the poll set at once, so no event for
+ * it is dispatched after this.
+ */
+static void
+conn_close_err(struct rs_conn *c, int err)
+{
+	struct rawserver *rs = c->rs;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->close_err = err;
+	rs->nconns--;
+	poll_del(rs, &c->io);
+	if (c->connect_timer != 0) {
+		rs_cancel_task(rs, c->connect_timer);
+		c->connect_timer = 0;
+	}
+	c->close_next = NULL;
+	if (rs->closing_tail != NULL)
+		rs->closing_tail->close_next = c;
+	else
+		rs->closing = c;
+	rs->closing_tail = c;
+}
+
+void
+rs_close(struct rs_conn *c)
+{
+	conn_close_err(c, 0);
+}
+
+bool
+rs_conn_is_closing(const struct rs_conn *c)
+{
+	return c->closing;
+}
+
+static void
+conn_unlink_free(struct rawserver *rs, struct rs_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rs->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	queue_clear(c);
+	if (c->io.fd >= 0)
+		close(c->io.fd);
+	free(c);
+}
+
+/*
+ * Close what callbacks marked for closing.  `lost` may close further
+ * connections; they join the end of the list and are handled here too.
+ */
+static void
+sweep(struct rawserver *rs)
+{
+	while (rs->closing != NULL) {
+		struct rs_conn *c = rs->closing;
+
+		rs->closing = c->close_next;
+		if (rs->closing == NULL)
+			rs->closing_tail = NULL;
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			rs->conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		c->prev = c->next = NULL;
+		close(c->io.fd);
+		c->io.fd = -1;
+		queue_clear(c);
+		if (c->h->lost != NULL)
+			c->h->lost(c->ctx, c, c->close_err);
+		free(c);
+	}
+	while (rs->dead != NULL) {
+		struct rs_io *io = rs->dead;
+
+		rs->dead = io->dead_next;
+		free(io);	/* the rs_io is the first member */
+	}
+}
+
+void
+rs_conn_set_handler(struct rs_conn *c, const struct rs_handler *h, void *ctx)
+{
+	c->h = h;
+	c->ctx = ctx;
+}
+
+void *
+rs_conn_ctx(const struct rs_conn *c)
+{
+	return c->ctx;
+}
+
+bool
+rs_conn_is_incoming(const struct rs_conn *c)
+{
+	return c->incoming;
+}
+
+const struct sockaddr *
+rs_conn_addr(const struct rs_conn *c, socklen_t *out_len)
+{
+	if (out_len != NULL)
+		*out_len = c->addrlen;
+	return (const struct sockaddr *)&c->addr;
+}
+
+const char *
+rs_conn_name(const struct rs_conn *c)
+{
+	return c->name;
+}
+
+size_t
+rs_num_conns(const struct rawserver *rs)
+{
+	return rs->nconns;
+}
+
+void
+rs_conn_pause_read(struct rs_conn *c, bool paused)
+{
+	if (c->closing || c->paused == paused)
+		return;
+	c->paused = paused;
+	if (!paused && c->parked) {
+		c->parked = false;
+		if (c->io.pidx >= 0)
+			c->rs->pfds[c->io.pidx].fd = c->io.fd;
+	}
+	conn_update_events(c);
+}
+
+/*
+ * Read while the socket fills the whole buffer, up to RS_READ_BUDGET per
+ * pass so that one fast peer cannot starve the others.  Returns true when
+ * the socket said EAGAIN (it is drained).
+ */
+static bool
+conn_read(struct rawserver *rs, struct rs_conn *c)
+{
+	size_t budget = RS_READ_BUDGET;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->io.fd, rs->rbuf, RS_RBUF_SIZE, 0);
+		if (n > 0) {
+			c->last_hit = rs->now;
+			c->h->data(c->ctx, c, rs->rbuf, (size_t)n);
+			if (c->closing || c->paused ||
+			    (size_t)n < RS_RBUF_SIZE || budget <= (size_t)n)
+				return false;
+			budget -= (size_t)n;
+		} else if (n == 0) {
+			conn_close_err(c, 0);
+			return false;
+		} else if (errno != EINTR) {
+			if (is_again(errno))
+				return true;
+			conn_close_err(c, -errno);
+			return false;
+		}
+	}
+}
+
+static void
+conn_writable(struct rs_conn *c)
+{
+	int r = conn_flush(c);
+
+	if (r < 0) {
+		conn_close_err(c, r);
+		return;
+	}
+	if (c->head != NULL)
+		return;
+	conn_update_events(c);
+	if (c->h->flushed != NULL)
+		c->h->flushed(c->ctx, c);
+}
+
+static void
+connect_timeout(void *ctx)
+{
+	struct rs_conn *c = ctx;
+
+	c->connect_timer = 0;
+	conn_close_err(c, -ETIMEDOUT);
+}
+
+static void
+conn_connected(struct rs_conn *c, short rev)
+{
+	int err = sock_error(c->io.fd);
+
+	if (err == 0 && (rev & (POLLERR | POLLHUP)))
+		err = -ECONNREFUSED;
+	if (err != 0) {
+		conn_close_err(c, err);
+		return;
+	}
+	if (c->connect_timer != 0) {
+		rs_cancel_task(c->rs, c->connect_timer);
+		c->connect_timer = 0;
+	}
+	c->connected = true;
+	c->last_hit = c->rs->now;
+	conn_update_events(c);
+	if (c->h->made != NULL)
+		c->h->made(c->ctx, c);
+	if (!c->closing && c->head != NULL)
+		conn_writable(c);
+}
+
+/*
+ * Reading comes first, as in mainline, so the peer's last words arrive
+ * before its hangup is acted on.  A paused connection that hangs up is
+ * parked (its fd hidden from poll, since POLLHUP cannot be masked) until
+ * it is resumed; then its unread bytes and its end are delivered.
+ */
+static void
+conn_dispatch(struct rawserver *rs, struct rs_conn *c, short rev)
+{
+	bool hup = (rev & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+
+	if (!c->connected) {
+		conn_connected(c, rev);
+		return;
+	}
+	if ((rev & POLLIN) || hup) {
+		if (!c->paused) {
+			bool drained = conn_read(rs, c);
+
+			if (drained && hup && !c->closing) {
+				int e = sock_error(c->io.fd);
+
+				conn_close_err(c, e != 0 ? e : -ECONNRESET);
+			}
+		}
+	}
+	if (c->closing)
+		return;
+	if (c->head != NULL && ((rev & POLLOUT) || hup))
+		conn_writable(c);
+	if (!c->closing && c->paused && hup) {
+		c->parked = true;
+		rs->pfds[c->io.pidx].fd = ~c->io.fd;
+	}
+}
+
+/*
+ * Outgoing connections.
+ */
+
+int
+rs_set_bind(struct rawserver *rs, const char *bind_addr)
+{
+	if (bind_addr == NULL || bind_addr[0] == '\0') {
+		rs->has_bind = false;
+		return 0;
+	}
+	if (parse_addr(bind_addr, 0, &rs->bind_ss, &rs->bind_len) < 0)
+		return -EINVAL;
+	rs->has_bind = true;
+	return 0;
+}
+
+struct rs_conn *
+rs_connect(struct rawserver *rs, const struct sockaddr *sa, socklen_t salen,
+    const struct rs_handler *h, void *ctx)
+{
+	struct rs_conn *c;
+	int fd, e;
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
+		errno = EAFNOSUPPORT;
+		return NULL;
+	}
+	fd = sock_open(sa->sa_family, SOCK_STREAM);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	if (rs->has_bind && rs->bind_ss.ss_family == sa->sa_family &&
+	    bind(fd, (const struct sockaddr *)&rs->bind_ss,
+	    rs->bind_len) < 0)
+		goto fail;
+	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS &&
+	    errno != EINTR)
+		goto fail;
+	if (!rs->running)
+		rs->now = clock_ms();
+	c = conn_new(rs, fd, sa, salen, h, ctx, false);
+	if (rs->cfg.connect_timeout_ms > 0)
+		c->connect_timer = rs_add_task(rs, rs->cfg.connect_timeout_ms,
+		    connect_timeout, c);
+	return c;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return NULL;
+}
+
+/*
+ * Listening.
+ */
+
+static void listener_resume(void *ctx);
+
+static void
+accept_one(struct rs_listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct rawserver *rs = l->rs;
+	struct rs_conn *c;
+
+	/* Mainline: sockets beyond max_allow_in are closed at once. */
+	if (rs->cfg.max_conns > 0 && rs->nconns >= rs->cfg.max_conns) {
+		close(fd);
+		return;
+	}
+	c = conn_new(rs, fd, sa, salen, l->h, l->ctx, true);
+	if (c->h->made != NULL)
+		c->h->made(c->ctx, c);
+}
+
+/*
+ * Accept until the backlog is empty.  Running out of descriptors would
+ * make the listener readable forever, so it rests for a while instead.
+ */
+static void
+listener_dispatch(struct rs_listener *l)
+{
+	struct rawserver *rs = l->rs;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	for (;;) {
+		len = sizeof(ss);
+#ifdef SOCK_NONBLOCK
+		fd = accept4(l->io.fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+		fd = accept(l->io.fd, (struct sockaddr *)&ss, &len);
+		if (fd >= 0 && set_nonblock_cloexec(fd) < 0) {
+			close(fd);
+			continue;
+		}
+#endif
+		if (fd >= 0) {
+			accept_one(l, fd, (const struct sockaddr *)&ss, len);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED ||
+		    errno == EPROTO || errno == EPERM)
+			continue;
+		if (is_again(errno))
+			return;
+		log_warn("accept: %s", strerror(errno));
+		poll_set_events(rs, &l->io, 0);
+		rs_add_task(rs, RS_ACCEPT_PAUSE_MS, listener_resume, l);
+		return;
+	}
+}
+
+static void
+listener_resume(void *ctx)
+{
+	struct rs_listener *l = ctx;
+
+	poll_set_events(l->rs, &l->io, POLLIN);
+}
+
+/* A listening socket on addr (port included), or -errno. */
+static int
+listen_one(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int one = 1;
+	int fd = sock_open(ss->ss_family, SOCK_STREAM);
+	int e;
+
+	if (fd < 0)
+		return fd;
+	/*
+	 * SO_REUSEADDR lets a restart reuse the port while old connections
+	 * sit in TIME_WAIT.  On Linux it still refuses a port that another
+	 * socket is listening on, so probing the range stays honest.
+	 */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+		goto fail;
+	if (listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	return -e;
+}
+
+static void
+set_port(struct sockaddr_storage *ss, int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+static int
+get_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/*
+ * Listen on one port: on `single` only, or on 0.0.0.0 and [::] together
+ * (port 0: the kernel picks one, and [::] takes the same number).  fds[1]
+ * stays -1 when this host has no IPv6.
+ */
+static int
+listen_port(struct rawserver *rs, const struct sockaddr_storage *single,
+    socklen_t single_len, int port, int fds[2])
+{
+	struct sockaddr_storage v4, v6;
+	int fd, p;
+
+	fds[0] = fds[1] = -1;
+	if (single != NULL) {
+		v4 = *single;
+		set_port(&v4, port);
+		fd = listen_one(&v4, single_len);
+		if (fd < 0)
+			return fd;
+		fds[0] = fd;
+		return get_port(fd);
+	}
+	parse_addr("0.0.0.0", port, &v4, &(socklen_t){ 0 });
+	fd = listen_one(&v4, sizeof(struct sockaddr_in));
+	if (fd < 0)
+		return fd;
+	p = get_port(fd);
+	if (p < 0 || rs->no_v6) {
+		fds[0] = fd;
+		return p;
+	}
+	parse_addr("::", p, &v6, &(socklen_t){ 0 });
+	fds[1] = listen_one(&v6, sizeof(struct sockaddr_in6));
+	if (fds[1] == -EADDRINUSE) {
+		close(fd);
+		fds[1] = -1;
+		return -EADDRINUSE;
+	}
+	if (fds[1] < 0) {
+		log_debug("no IPv6 listener: %s", strerror(-fds[1]));
+		rs->no_v6 = true;
+		fds[1] = -1;
+	}
+	fds[0] = fd;
+	return p;
+}
+
+static void
+listener_add(struct rawserver *rs, int fd, const struct rs_handler *h,
+    void *ctx)
+{
+	struct rs_listener *l = xcalloc(1, sizeof(*l));
+
+	l->io.kind = RS_K_LISTEN;
+	l->io.fd = fd;
+	l->io.pidx = -1;
+	l->rs = rs;
+	l->h = h;
+	l->ctx = ctx;
+	l->next = rs->listeners;
+	rs->listeners = l;
+	poll_add(rs, &l->io, POLLIN);
+}
+
+int
+rs_listen(struct rawserver *rs, const char *bind_addr, int minport,
+    int maxport, const struct rs_handler *h, void *ctx, struct bt_err *err)
+{
+	struct sockaddr_storage single;
+	socklen_t single_len = 0;
+	bool has_single = bind_addr != NULL && bind_addr[0] != '\0';
+	int fds[2], port = -EADDRINUSE;
+
+	if (minport < 0 || maxport > 65535 || minport > maxport)
+		return bt_err_set(err, -EINVAL, "bad port range %d-%d",
+		    minport, maxport);
+	if (has_single && parse_addr(bind_addr, 0, &single, &single_len) < 0)
+		return bt_err_set(err, -EINVAL, "bad bind address %s",
+		    bind_addr);
+	/* Port 0 asks the kernel; [::] may find its choice taken: retry. */
+	for (int p = minport, tries = 0; p <= maxport; ) {
+		port = listen_port(rs, has_single ? &single : NULL, single_len,
+		    p, fds);
+		if (port >= 0)
+			break;
+		if (port != -EADDRINUSE && port != -EACCES)
+			return bt_err_set(err, port, "cannot listen on port "
+			    "%d: %s", p, strerror(-port));
+		if (p == 0 && ++tries < 16)
+			continue;
+		p++;
+	}
+	if (port < 0)
+		return bt_err_set(err, port, "no free port in %d-%d",
+		    minport, maxport);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			listener_add(rs, fds[i], h, ctx);
+	return port;
+}
+
+/*
+ * UDP sockets and watched descriptors.
+ */
+
+struct rs_udp *
+rs_udp_open(struct rawserver *rs, int family, rs_udp_fn *fn, void *ctx)
+{
+	struct sockaddr_storage ss;
+	struct rs_udp *u;
+	int fd, e;
+
+	if (family != AF_INET && family != AF_INET6) {
+		errno = EAFNOSUPPORT;
+		return NULL;
+	}
+	fd = sock_open(family, SOCK_DGRAM);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	parse_addr(family == AF_INET ? "0.0.0.0" : "::", 0, &ss,
+	    &(socklen_t){ 0 });
+	if (bind(fd, (const struct sockaddr *)&ss, family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->io.kind = RS_K_UDP;
+	u->io.fd = fd;
+	u->io.pidx = -1;
+	u->rs = rs;
+	u->fn = fn;
+	u->ctx = ctx;
+	u->next = rs->udps;
+	rs->udps = u;
+	poll_add(rs, &u->io, POLLIN);
+	return u;
+}
+
+int
+rs_udp_port(const struct rs_udp *u)
+{
+	return get_port(u->io.fd);
+}
+
+int
+rs_udp_send(struct rs_udp *u, const struct sockaddr *to, socklen_t tolen,
+    const void *p, size_t n)
+{
+	ssize_t r;
+
+	if (u->dead)
+		return -EBADF;
+	do {
+		r = sendto(u->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT, to,
+		    tolen);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+void
+rs_udp_close(struct rs_udp *u)
+{
+	struct rawserver *rs;
+	struct rs_udp **pp;
+
+	if (u == NULL || u->dead)
+		return;
+	rs = u->rs;
+	for (pp = &rs->udps; *pp != u; pp = &(*pp)->next)
+		;
+	*pp = u->next;
+	u->dead = true;
+	poll_del(rs, &u->io);
+	close(u->io.fd);
+	u->io.fd = -1;
+	u->io.dead_next = rs->dead;
+	rs->dead = &u->io;
+}
+
+static void
+udp_dispatch(struct rawserver *rs, struct rs_udp *u)
+{
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	ssize_t n;
+
+	for (int i = 0; i < RS_UDP_BURST && !u->dead; i++) {
+		fromlen = sizeof(from);
+		n = recvfrom(u->io.fd, rs->rbuf, RS_RBUF_SIZE, 0,
+		    (struct sockaddr *)&from, &fromlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;	/* EAGAIN, or an ICMP error we ignore */
+		u->fn(u->ctx, u, (const struct sockaddr *)&from, fromlen,
+		    rs->rbuf, (size_t)n);
+	}
+}
+
+int
+rs_watch_fd(struct rawserver *rs, int fd, rs_fd_fn *fn, void *ctx)
+{
+	struct rs_watch *w;
+
+	if (fd < 0)
+		return -EBADF;
+	for (w = rs->watches; w != NULL; w = w->next)
+		if (w->io.fd == fd)
+			return -EEXIST;
+	w = xcalloc(1, sizeof(*w));
+	w->io.kind = RS_K_WATCH;
+	w->io.fd = fd;
+	w->io.pidx = -1;
+	w->fn = fn;
+	w->ctx = ctx;
+	w->next = rs->watches;
+	rs->watches = w;
+	poll_add(rs, &w->io, POLLIN);
+	return 0;
+}
+
+void
+rs_unwatch_fd(struct rawserver *rs, int fd)
+{
+	struct rs_watch **pp, *w;
+
+	for (pp = &rs->watches; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->io.fd != fd)
+			continue;
+		w = *pp;
+		*pp = w->next;
+		w->dead = true;
+		poll_del(rs, &w->io);
+		w->io.dead_next = rs->dead;
+		rs->dead = &w->io;
+		return;
+	}
+}
+
+/* POLLNVAL: the caller closed the fd while watched; drop the watch. */
+static void
+watch_dispatch(struct rawserver *rs, struct rs_watch *w, short rev)
+{
+	w->fn(w->ctx, w->io.fd, rev);
+	if ((rev & POLLNVAL) && !w->dead)
+		rs_unwatch_fd(rs, w->io.fd);
+}
+
+/*
+ * Signals: the handler writes the signal number into a non-blocking
+ * self-pipe that poll() watches, so a signal that lands between the check
+ * of the loop condition and poll() still wakes it up.
+ */
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+
+	if (rs_signal_wfd >= 0)
+		(void)!write(rs_signal_wfd, &b, 1);
+	errno = saved;
+}
+
+static void
+signal_dispatch(struct rawserver *rs)
+{
+	unsigned char buf[64];
+	ssize_t n;
+
+	for (;;) {
+		n = read(rs->selfpipe[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		rs->signo = buf[n - 1];
+		rs->stop = true;
+	}
+}
+
+static int
+signals_take(struct rawserver *rs)
+{
+	struct sigaction sa;
+
+	if (rs_signal_wfd >= 0) {
+		log_debug("another reactor owns SIGINT/SIGTERM");
+		return 0;
+	}
+	if (pipe(rs->selfpipe) < 0)
+		return -errno;
+	if (set_nonblock_cloexec(rs->selfpipe[0]) < 0 ||
+	    set_nonblock_cloexec(rs->selfpipe[1]) < 0)
+		return -errno;
+	rs->sigio.kind = RS_K_SIGNAL;
+	rs->sigio.fd = rs->selfpipe[0];
+	rs->sigio.pidx = -1;
+	poll_add(rs, &rs->sigio, POLLIN);
+	rs_signal_wfd = rs->selfpipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: poll() returns EINTR */
+	sigaction(SIGINT, &sa, &rs->old_int);
+	sigaction(SIGTERM, &sa, &rs->old_term);
+	rs->owns_signals = true;
+	return 0;
+}
+
+static void
+signals_release(struct rawserver *rs)
+{
+	if (rs->owns_signals) {
+		sigaction(SIGINT, &rs->old_int, NULL);
+		sigaction(SIGTERM, &rs->old_term, NULL);
+		rs_signal_wfd = -1;
+		rs->owns_signals = false;
+	}
+	for (int i = 0; i < 2; i++)
+		if (rs->selfpipe[i] >= 0)
+			close(rs->selfpipe[i]);
+}
+
+/*
+ * The loop.
+ */
+
+/*
+ * Mainline's timeout_check_interval scan: close connections that read
+ * nothing for timeout_ms.  Pending connects have their own timer.
+ */
+static void
+idle_scan(void *ctx)
+{
+	struct rawserver *rs = ctx;
+	uint64_t limit = rs->cfg.timeout_ms;
+
+	for (struct rs_conn *c = rs->conns; c != NULL; c = c->next)
+		if (c->connected && !c->closing &&
+		    rs->now - c->last_hit >= limit)
+			conn_close_err(c, -ETIMEDOUT);
+	rs->idle_task = rs_add_task(rs, rs->cfg.timeout_check_ms, idle_scan,
+	    rs);
+}
+
+static void
+dispatch(struct rawserver *rs)
+{
+	size_t n = rs->npfd;
+
+	rs->iterating = true;
+	for (size_t i = 0; i < n; i++) {
+		short rev = rs->pfds[i].revents;
+		struct rs_io *io = rs->owners[i];
+
+		if (io == NULL || rev == 0)
+			continue;
+		rs->pfds[i].revents = 0;
+		switch (io->kind) {
+		case RS_K_CONN:
+			conn_dispatch(rs, (struct rs_conn *)io, rev);
+			break;
+		case RS_K_LISTEN:
+			listener_dispatch((struct rs_listener *)io);
+			break;
+		case RS_K_UDP:
+			udp_dispatch(rs, (struct rs_udp *)io);
+			break;
+		case RS_K_WATCH:
+			watch_dispatch(rs, (struct rs_watch *)io, rev);
+			break;
+		case RS_K_SIGNAL:
+			signal_dispatch(rs);
+			break;
+		}
+	}
+	rs->iterating = false;
+	poll_compact(rs);
+}
+
+int
+rs_run(struct rawserver *rs)
+{
+	int r, ret = 0;
+
+	rs->running = true;
+	for (;;) {
+		rs->now = clock_ms();
+		run_timers(rs);
+		sweep(rs);
+		if (rs->stop)
+			break;
+		r = poll(rs->pfds, (nfds_t)rs->npfd, poll_timeout(rs));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			log_warn("poll: %s", strerror(errno));
+			break;
+		}
+		rs->now = clock_ms();
+		if (r > 0)
+			dispatch(rs);
+		sweep(rs);
+		if (rs->stop)
+			break;
+	}
+	if (ret == 0)
+		ret = rs->signo;
+	rs->running = false;
+	rs->stop = false;
+	rs->signo = 0;
+	return ret;
+}
+
+void
+rs_stop(struct rawserver *rs)
+{
+	rs->stop = true;
+}
+
+struct rawserver *
+rs_new(const struct rs_config *cfg)
+{
+	static const struct rs_config defaults = RS_CONFIG_DEFAULT;
+	struct rawserver *rs = xcalloc(1, sizeof(*rs));
+	struct sigaction sa;
+
+	rs->cfg = cfg != NULL ? *cfg : defaults;
+	rs->now = clock_ms();
+	rs->free_timer = RS_TIMER_FREE;
+	rs->next_seq = 1;
+	rs->selfpipe[0] = rs->selfpipe[1] = -1;
+	rs->rbuf = xmalloc(RS_RBUF_SIZE);
+	/*
+	 * sendfile() has no MSG_NOSIGNAL, so a peer that resets would kill
+	 * the process: SIGPIPE is ignored for good (EPIPE is handled).
+	 */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+	if (rs->cfg.close_on_signal && signals_take(rs) < 0) {
+		signals_release(rs);
+		free(rs->rbuf);
+		free(rs->pfds);
+		free(rs->owners);
+		free(rs);
+		return NULL;
+	}
+	if (rs->cfg.timeout_ms > 0 && rs->cfg.timeout_check_ms > 0)
+		rs->idle_task = rs_add_task(rs, rs->cfg.timeout_check_ms,
+		    idle_scan, rs);
+	return rs;
+}
+
+void
+rs_free(struct rawserver *rs)
+{
+	if (rs == NULL)
+		return;
+	while (rs->conns != NULL)
+		conn_unlink_free(rs, rs->conns);
+	while (rs->listeners != NULL) {
+		struct rs_listener *l = rs->listeners;
+
+		rs->listeners = l->next;
+		close(l->io.fd);
+		free(l);
+	}
+	while (rs->udps != NULL)
+		rs_udp_close(rs->udps);
+	while (rs->watches != NULL)
+		rs_unwatch_fd(rs, rs->watches->io.fd);
+	rs->closing = rs->closing_tail = NULL;
+	sweep(rs);
+	signals_release(rs);
+	while (rs->pool != NULL) {
+		struct rs_chunk *ch = rs->pool;
+
+		rs->pool = ch->next;
+		free(ch);
+	}
+	free(rs->rbuf);
+	free(rs->wbuf);
+	free(rs->pfds);
+	free(rs->owners);
+	free(rs->timers);
+	free(rs->heap);
+	free(rs);
+}
