@@ -158,7 +158,8 @@ be_parse_str(struct be_parser *ps, struct be_node **out)
 	if (pos >= ps->n)
 		return be_truncated(ps);
 	if (p[pos] != ':')
-		return be_fail(ps, -EILSEQ, pos, "bad character in string length");
+		return be_fail(ps, -EILSEQ, pos,
+		    "bad character in string length");
 	if (p[start] == '0' && pos - start > 1)
 		return be_fail(ps, -EILSEQ, start,
 		    "leading zero in string length");
@@ -233,7 +234,8 @@ be_parse_key(struct be_parser *ps, struct be_pframe *f)
 	if (f->lastkey != NULL) {
 		c = be_keycmp(f->lastkey, f->lastkeylen, key, klen);
 		if (c == 0)
-			return be_fail(ps, -EILSEQ, start, "duplicate dict key");
+			return be_fail(ps, -EILSEQ, start,
+			    "duplicate dict key");
 		if (c > 0)
 			return be_fail(ps, -EILSEQ, start,
 			    "dict keys not sorted");
