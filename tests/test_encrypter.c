@@ -1,0 +1,301 @@
+/*
+ * Encrypter tests over a real reactor and real loopback sockets: the
+ * handshake and message framing with the stream split at every byte
+ * boundary (and all of it in one read), and each reason to drop a peer.
+ * The test writes from a plain blocking socket, then pumps the reactor a
+ * few milliseconds, so each part arrives in a read of its own.
+ */
+#include "encrypter.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "check.h"
+#include "rawserver.h"
+
+static const uint8_t HASH[20] = "0123456789abcdefghij";
+static const uint8_t MY_ID[20] = "-BD0100-ourpeeridxyz";
+static const uint8_t PEER_ID[20] = "-XX0000-theirpeerid1";
+
+struct rec {
+	int made, lost;
+	uint8_t msgs[4096];
+	size_t len;
+	bool refuse;
+};
+
+static void *
+rec_made(void *ctx, struct enc_conn *ec)
+{
+	struct rec *r = ctx;
+
+	(void)ec;
+	r->made++;
+	return r->refuse ? NULL : r;
+}
+
+/* Record each message as a 4-byte length then its bytes. */
+static int
+rec_msg(void *ctx, void *uconn, const uint8_t *p, size_t n)
+{
+	struct rec *r = ctx;
+
+	(void)uconn;
+	if (r->len + 4 + n <= sizeof(r->msgs)) {
+		be32_put(r->msgs + r->len, (uint32_t)n);
+		memcpy(r->msgs + r->len + 4, p, n);
+		r->len += 4 + n;
+	}
+	return 0;
+}
+
+static void
+rec_lost(void *ctx, void *uconn)
+{
+	(void)uconn;
+	((struct rec *)ctx)->lost++;
+}
+
+static const struct enc_upper rec_upper = { rec_made, rec_msg, rec_lost, NULL };
+
+static void
+stop_task(void *arg)
+{
+	rs_stop(arg);
+}
+
+static void
+pump(struct rawserver *rs, uint64_t ms)
+{
+	rs_add_task(rs, ms, stop_task, rs);
+	rs_run(rs);
+}
+
+static int
+dial(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static size_t
+handshake(uint8_t *p, const uint8_t *hash, const uint8_t *id)
+{
+	p[0] = 19;
+	memcpy(p + 1, ENC_PROTOCOL, 19);
+	memset(p + 20, 0, 8);
+	memcpy(p + 28, hash, 20);
+	memcpy(p + 48, id, 20);
+	return ENC_HANDSHAKE_LEN;
+}
+
+static size_t
+msg(uint8_t *p, const uint8_t *body, size_t n)
+{
+	be32_put(p, (uint32_t)n);
+	memcpy(p + 4, body, n);
+	return 4 + n;
+}
+
+/* The stream a peer sends, and the messages we expect to see. */
+static size_t
+build_stream(uint8_t *s, uint8_t *expect, size_t *out_elen)
+{
+	uint8_t have[5] = { 4, 0, 0, 0, 7 };
+	uint8_t bits[3] = { 5, 0xff, 0x80 };
+	uint8_t piece[9 + 100];
+	size_t n = handshake(s, HASH, PEER_ID), e = 0;
+
+	memset(s + n, 0, 4);	/* a keepalive, never delivered */
+	n += 4;
+	n += msg(s + n, bits, sizeof(bits));
+	e += msg(expect + e, bits, sizeof(bits));
+	n += msg(s + n, have, sizeof(have));
+	e += msg(expect + e, have, sizeof(have));
+	piece[0] = 7;
+	for (size_t i = 1; i < sizeof(piece); i++)
+		piece[i] = (uint8_t)(i * 13);
+	n += msg(s + n, piece, sizeof(piece));
+	e += msg(expect + e, piece, sizeof(piece));
+	*out_elen = e;
+	return n;
+}
+
+static struct rawserver *
+server(struct encoder **out_enc, struct rec *r, int *out_port)
+{
+	struct rs_config cfg = RS_CONFIG_DEFAULT;
+	struct enc_config ec = { 1 << 20, 120000, 35 };
+	struct rawserver *rs;
+
+	cfg.close_on_signal = false;
+	rs = rs_new(&cfg);
+	*out_enc = enc_new(rs, &ec, HASH, MY_ID, &rec_upper, r);
+	*out_port = rs_listen(rs, "127.0.0.1", 31000, 39000, enc_handler(),
+	    *out_enc, NULL);
+	return rs;
+}
+
+static void
+test_split_everywhere(void)
+{
+	uint8_t s[512], expect[512];
+	size_t elen, n = build_stream(s, expect, &elen);
+	struct encoder *enc;
+	struct rec r;
+	int port, bad = 0;
+	struct rawserver *rs = server(&enc, &r, &port);
+
+	CHECK(port > 0);
+	for (size_t k = 1; k <= n; k++) {
+		int fd;
+
+		memset(&r, 0, sizeof(r));
+		if ((fd = dial(port)) < 0) {
+			bad++;
+			continue;
+		}
+		pump(rs, 2);
+		CHECK_INT_EQ(write(fd, s, k), (ssize_t)k);
+		pump(rs, 3);
+		if (k < n) {
+			CHECK_INT_EQ(write(fd, s + k, n - k), (ssize_t)(n - k));
+			pump(rs, 3);
+		}
+		if (r.made != 1 || r.len != elen ||
+		    memcmp(r.msgs, expect, elen) != 0)
+			bad++;
+		close(fd);
+		pump(rs, 3);
+		if (r.lost != 1)
+			bad++;
+	}
+	CHECK_INT_EQ(bad, 0);
+	enc_free(enc);
+	rs_free(rs);
+}
+
+/* Send bytes, pump, and report whether the server closed on us. */
+static bool
+dropped_after(struct rawserver *rs, int port, const uint8_t *p, size_t n)
+{
+	uint8_t buf[256];
+	int fd = dial(port);
+	ssize_t got;
+	bool closed = false;
+
+	if (fd < 0)
+		return false;
+	pump(rs, 2);
+	if (write(fd, p, n) != (ssize_t)n) {
+		close(fd);
+		return false;
+	}
+	pump(rs, 10);
+	/* Drain our handshake reply if any; EOF means it closed. */
+	for (int i = 0; i < 4; i++) {
+		got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (got == 0 || (got < 0 && errno == ECONNRESET)) {
+			closed = true;
+			break;
+		}
+		if (got < 0)
+			break;
+	}
+	close(fd);
+	pump(rs, 3);
+	return closed;
+}
+
+static void
+test_drops(void)
+{
+	uint8_t s[256];
+	struct encoder *enc;
+	struct rec r;
+	int port;
+	struct rawserver *rs = server(&enc, &r, &port);
+	uint8_t wrong[20] = "not-the-info-hash!!!";
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	/* MSE starts with random bytes: the first byte is not 19. */
+	memset(s, 0xab, 96);
+	CHECK(dropped_after(rs, port, s, 96));
+	/* A bad protocol string. */
+	n = handshake(s, HASH, PEER_ID);
+	s[5] ^= 1;
+	CHECK(dropped_after(rs, port, s, n));
+	/* Another torrent. */
+	n = handshake(s, wrong, PEER_ID);
+	CHECK(dropped_after(rs, port, s, n));
+	/* Our own id: we dialled ourselves. */
+	n = handshake(s, HASH, MY_ID);
+	CHECK(dropped_after(rs, port, s, n));
+	CHECK_INT_EQ(r.made, 0);
+	/* A length prefix past max_message_length. */
+	n = handshake(s, HASH, PEER_ID);
+	be32_put(s + n, (1u << 20) + 1);
+	CHECK(dropped_after(rs, port, s, n + 4));
+	CHECK_INT_EQ(r.made, 1);
+	CHECK_INT_EQ(r.lost, 1);
+	/* The upper layer refuses the peer. */
+	r.refuse = true;
+	n = handshake(s, HASH, PEER_ID);
+	CHECK(dropped_after(rs, port, s, n));
+	CHECK_INT_EQ(r.lost, 1);
+	r.refuse = false;
+	/* A good handshake stays open. */
+	CHECK(!dropped_after(rs, port, s, n));
+	enc_free(enc);
+	rs_free(rs);
+}
+
+static void
+test_duplicate_id(void)
+{
+	uint8_t s[256];
+	struct encoder *enc;
+	struct rec r;
+	int port, a, b;
+	struct rawserver *rs = server(&enc, &r, &port);
+	size_t n = handshake(s, HASH, PEER_ID);
+
+	memset(&r, 0, sizeof(r));
+	a = dial(port);
+	pump(rs, 2);
+	CHECK_INT_EQ(write(a, s, n), (ssize_t)n);
+	pump(rs, 5);
+	CHECK_INT_EQ(enc_num_conns(enc), 1);
+	CHECK(dropped_after(rs, port, s, n));
+	CHECK_INT_EQ(enc_num_conns(enc), 1);
+	CHECK_INT_EQ(r.made, 1);
+	b = a;
+	close(b);
+	pump(rs, 5);
+	CHECK_INT_EQ(enc_num_conns(enc), 0);
+	CHECK_INT_EQ(r.lost, 1);
+	enc_free(enc);
+	rs_free(rs);
+}
+
+int
+main(void)
+{
+	CHECK_RUN(test_split_everywhere, test_drops, test_duplicate_id);
+}
