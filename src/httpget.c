@@ -626,9 +626,11 @@ hg_finish(struct hg_request *req, int err, const char *msg)
 	req->in_done = true;
 	if (req->body == NULL)
 		req->body = xcalloc(1, 1);
+	if (err != 0)
+		req->blen = 0;
 	req->body[req->blen] = '\0';
-	req->done(req->ctx, err, req->status, req->body, err == 0 ?
-	    req->blen : 0, err == 0 ? NULL : msg);
+	req->done(req->ctx, err, req->status, req->body, req->blen,
+	    err == 0 ? NULL : msg);
 	free(req->body);
 	free(req);
 }
