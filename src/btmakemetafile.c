@@ -1,0 +1,681 @@
+/*
+ * btmakemetafile: make a .torrent for a file or a directory (mainline
+ * btmakemetafile.py).
+ *
+ * The info dict holds exactly name, piece length, pieces and length or
+ * files, so for the same content, piece length and tracker the info hash
+ * equals the one mktorrent(1) makes.  Directory walking follows mktorrent
+ * too: every file is included (dot-files, core and CVS as well, unlike
+ * mainline), symlinks are followed, other special files are skipped, and
+ * files are ordered by their relative path compared with strcmp(3).
+ */
+/* realpath(3) is in the XSI part of POSIX.1-2008. */
+#define _XOPEN_SOURCE 700
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bencode.h"
+#include "bterr.h"
+#include "btformats.h"
+#include "sha.h"
+#include "xmalloc.h"
+
+#define MK_CREATED_BY	"btdownload 0.1"
+#define MK_CHUNK	(4u * 1024 * 1024)	/* read(2) size */
+#define MK_MAX_DEPTH	256			/* directory nesting */
+#define MK_POW2_MIN	15			/* 32 KiB pieces */
+#define MK_POW2_MAX	26			/* 64 MiB, btformats' cap */
+#define MK_AUTO_MIN	15			/* automatic choice: */
+#define MK_AUTO_MAX	24			/* 32 KiB .. 16 MiB, */
+#define MK_AUTO_PIECES	2048			/* at most this many */
+
+struct mk_file {
+	char *fspath;		/* as opened: input/rel */
+	char *rel;		/* relative to the input directory */
+	uint64_t length;
+};
+
+struct mk {
+	/* Options. */
+	const char *input;
+	char *announce;
+	const char *comment;
+	const char *target;
+	int pow2;		/* 0: choose */
+	/* Derived. */
+	char *name;
+	char *out;		/* the .torrent to write */
+	bool is_dir;
+	struct mk_file *files;
+	size_t nfiles;
+	size_t cap;
+	uint64_t total;
+	uint8_t *pieces;
+	size_t npieces;
+	/* Directories on the walk's current path, to catch symlink loops. */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} dirs[MK_MAX_DEPTH];
+	int ndirs;
+	/* The failure: which path, and why. */
+	char *errpath;
+	char why[BT_ERR_MSGLEN];
+};
+
+/* Record a failure about path; returns -1 so callers can return it. */
+static int mk_fail(struct mk *mk, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+mk_fail(struct mk *mk, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(mk->errpath);
+	mk->errpath = xstrdup(path);
+	va_start(ap, fmt);
+	vsnprintf(mk->why, sizeof(mk->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *
+path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = xmalloc(la + 1 + lb + 1);
+
+	memcpy(s, a, la);
+	s[la] = '/';
+	memcpy(s + la + 1, b, lb + 1);
+	return s;
+}
+
+static void
+mk_add_file(struct mk *mk, char *fspath, char *rel, uint64_t length)
+{
+	if (mk->nfiles == mk->cap) {
+		mk->cap = mk->cap == 0 ? 64 : mk->cap * 2;
+		mk->files = xreallocarray(mk->files, mk->cap,
+		    sizeof(*mk->files));
+	}
+	mk->files[mk->nfiles].fspath = fspath;
+	mk->files[mk->nfiles].rel = rel;
+	mk->files[mk->nfiles].length = length;
+	mk->nfiles++;
+}
+
+static int mk_walk(struct mk *mk, const char *fspath, const char *rel,
+    const struct stat *st);
+
+/* One directory entry: recurse into directories, add regular files. */
+static int
+mk_entry(struct mk *mk, const char *dirpath, const char *dirrel,
+    const char *name)
+{
+	char *fspath = path_join(dirpath, name);
+	char *rel = dirrel != NULL ? path_join(dirrel, name) : xstrdup(name);
+	const char *why = btf_check_component((const uint8_t *)name,
+	    strlen(name));
+	struct stat st;
+	int r = 0;
+
+	if (stat(fspath, &st) < 0)
+		r = mk_fail(mk, fspath, "%s", strerror(errno));
+	else if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		r = 0;		/* fifos, sockets, devices: skipped */
+	else if (why != NULL)
+		r = mk_fail(mk, fspath, "file name %s, which a torrent "
+		    "cannot hold", why);
+	else if (S_ISDIR(st.st_mode))
+		r = mk_walk(mk, fspath, rel, &st);
+	else {
+		mk_add_file(mk, fspath, rel, (uint64_t)st.st_size);
+		return 0;
+	}
+	free(fspath);
+	free(rel);
+	return r;
+}
+
+static int
+mk_read_dir(struct mk *mk, DIR *d, const char *fspath, const char *rel)
+{
+	struct dirent *de;
+
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (mk_entry(mk, fspath, rel, de->d_name) < 0)
+			return -1;
+	}
+	if (errno != 0)
+		return mk_fail(mk, fspath, "%s", strerror(errno));
+	return 0;
+}
+
+/* Walk directory fspath (rel NULL for the top) whose stat is st. */
+static int
+mk_walk(struct mk *mk, const char *fspath, const char *rel,
+    const struct stat *st)
+{
+	DIR *d;
+	int r;
+
+	for (int i = 0; i < mk->ndirs; i++) {
+		if (mk->dirs[i].dev == st->st_dev &&
+		    mk->dirs[i].ino == st->st_ino)
+			return mk_fail(mk, fspath, "symlink loop: this is "
+			    "a directory above it");
+	}
+	if (mk->ndirs == MK_MAX_DEPTH)
+		return mk_fail(mk, fspath, "directories nested deeper "
+		    "than %d", MK_MAX_DEPTH);
+	if ((d = opendir(fspath)) == NULL)
+		return mk_fail(mk, fspath, "%s", strerror(errno));
+	mk->dirs[mk->ndirs].dev = st->st_dev;
+	mk->dirs[mk->ndirs++].ino = st->st_ino;
+	r = mk_read_dir(mk, d, fspath, rel);
+	mk->ndirs--;
+	closedir(d);
+	return r;
+}
+
+static int
+mk_file_cmp(const void *a, const void *b)
+{
+	const struct mk_file *x = a, *y = b;
+
+	return strcmp(x->rel, y->rel);
+}
+
+/* Find what to put in the torrent: one file, or a tree. */
+static int
+mk_collect(struct mk *mk)
+{
+	struct stat st;
+
+	if (stat(mk->input, &st) < 0)
+		return mk_fail(mk, mk->input, "%s", strerror(errno));
+	if (S_ISREG(st.st_mode)) {
+		mk_add_file(mk, xstrdup(mk->input), xstrdup(mk->name),
+		    (uint64_t)st.st_size);
+	} else if (S_ISDIR(st.st_mode)) {
+		mk->is_dir = true;
+		if (mk_walk(mk, mk->input, NULL, &st) < 0)
+			return -1;
+		if (mk->nfiles == 0)
+			return mk_fail(mk, mk->input, "no files in directory");
+		qsort(mk->files, mk->nfiles, sizeof(*mk->files), mk_file_cmp);
+	} else {
+		return mk_fail(mk, mk->input,
+		    "neither a regular file nor a directory");
+	}
+	for (size_t i = 0; i < mk->nfiles; i++) {
+		if (mk->files[i].length > (uint64_t)INT64_MAX - mk->total)
+			return mk_fail(mk, mk->input, "total size overflows");
+		mk->total += mk->files[i].length;
+	}
+	if (mk->total == 0)
+		return mk_fail(mk, mk->input, "total size is 0; a torrent "
+		    "needs at least one byte");
+	return 0;
+}
+
+/* Aim for at most MK_AUTO_PIECES pieces, within MK_AUTO_MIN..MAX. */
+static int
+mk_auto_pow2(uint64_t total)
+{
+	int p = MK_AUTO_MIN;
+
+	while (p < MK_AUTO_MAX &&
+	    (total + ((uint64_t)1 << p) - 1) >> p > MK_AUTO_PIECES)
+		p++;
+	return p;
+}
+
+/* Hashing: pieces run across file boundaries. */
+struct mk_hash {
+	struct sha1_ctx *ctx;
+	uint64_t piece_len;
+	uint64_t in_piece;	/* bytes of the current piece so far */
+	uint64_t done;		/* bytes hashed in all */
+	int shown;		/* progress last printed, in 0.1% */
+	bool progress;
+};
+
+static void
+mk_progress(struct mk *mk, struct mk_hash *h)
+{
+	int now = (int)(h->done * 1000 / mk->total);
+
+	if (!h->progress || now == h->shown)
+		return;
+	h->shown = now;
+	fprintf(stderr, "%5.1f%% complete\r", now / 10.0);
+}
+
+static void
+mk_feed(struct mk *mk, struct mk_hash *h, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		uint64_t room = h->piece_len - h->in_piece;
+		size_t take = n < room ? n : (size_t)room;
+
+		sha1_update(h->ctx, p, take);
+		h->in_piece += take;
+		p += take;
+		n -= take;
+		if (h->in_piece == h->piece_len) {
+			sha1_final(h->ctx, (struct sha1 *)
+			    (mk->pieces + SHA1_LEN * mk->npieces++));
+			sha1_init(h->ctx);
+			h->in_piece = 0;
+		}
+	}
+}
+
+static int
+mk_hash_file(struct mk *mk, struct mk_hash *h, const struct mk_file *f,
+    uint8_t *buf)
+{
+	uint64_t left = f->length;
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(f->fspath, O_RDONLY | O_CLOEXEC)) < 0)
+		return mk_fail(mk, f->fspath, "%s", strerror(errno));
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while (left > 0) {
+		got = read(fd, buf, left < MK_CHUNK ? (size_t)left : MK_CHUNK);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			int e = errno;
+
+			close(fd);
+			return mk_fail(mk, f->fspath, "%s", got < 0 ?
+			    strerror(e) : "file shrank while hashing");
+		}
+		mk_feed(mk, h, buf, (size_t)got);
+		left -= (uint64_t)got;
+		h->done += (uint64_t)got;
+		mk_progress(mk, h);
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+mk_hash_all(struct mk *mk)
+{
+	struct mk_hash h;
+	uint8_t *buf = xmalloc(MK_CHUNK);
+	uint64_t np;
+	int r = 0;
+
+	memset(&h, 0, sizeof(h));
+	h.ctx = sha1_new();
+	h.piece_len = (uint64_t)1 << mk->pow2;
+	h.shown = -1;
+	h.progress = isatty(STDERR_FILENO);
+	np = (mk->total + h.piece_len - 1) / h.piece_len;
+	if (np > BE_MAX_STR_LEN / SHA1_LEN)
+		r = mk_fail(mk, mk->input, "%llu pieces is too many; use "
+		    "larger pieces", (unsigned long long)np);
+	else
+		mk->pieces = xmalloc((size_t)np * SHA1_LEN);
+	for (size_t i = 0; r == 0 && i < mk->nfiles; i++)
+		r = mk_hash_file(mk, &h, &mk->files[i], buf);
+	if (r == 0 && h.in_piece > 0)
+		sha1_final(h.ctx, (struct sha1 *)
+		    (mk->pieces + SHA1_LEN * mk->npieces++));
+	if (h.progress && h.shown >= 0)
+		fputc('\n', stderr);
+	sha1_free(h.ctx);
+	free(buf);
+	return r;
+}
+
+/* info: files | length, name, piece length, pieces; nothing else. */
+static void
+mk_put_info(struct mk *mk, struct be_buf *b)
+{
+	be_put_dict(b);
+	if (mk->is_dir) {
+		be_put_cstr(b, "files");
+		be_put_list(b);
+		for (size_t i = 0; i < mk->nfiles; i++) {
+			char *s = mk->files[i].rel, *slash;
+
+			be_put_dict(b);
+			be_put_cstr(b, "length");
+			be_put_int(b, (int64_t)mk->files[i].length);
+			be_put_cstr(b, "path");
+			be_put_list(b);
+			while ((slash = strchr(s, '/')) != NULL) {
+				be_put_str(b, s, (size_t)(slash - s));
+				s = slash + 1;
+			}
+			be_put_cstr(b, s);
+			be_put_end(b);
+			be_put_end(b);
+		}
+		be_put_end(b);
+	} else {
+		be_put_cstr(b, "length");
+		be_put_int(b, (int64_t)mk->total);
+	}
+	be_put_cstr(b, "name");
+	be_put_cstr(b, mk->name);
+	be_put_cstr(b, "piece length");
+	be_put_int(b, (int64_t)1 << mk->pow2);
+	be_put_cstr(b, "pieces");
+	be_put_str(b, mk->pieces, mk->npieces * SHA1_LEN);
+	be_put_end(b);
+}
+
+static void
+mk_encode(struct mk *mk, struct be_buf *b)
+{
+	be_put_dict(b);
+	be_put_cstr(b, "announce");
+	be_put_cstr(b, mk->announce);
+	if (mk->comment != NULL) {
+		be_put_cstr(b, "comment");
+		be_put_cstr(b, mk->comment);
+	}
+	be_put_cstr(b, "created by");
+	be_put_cstr(b, MK_CREATED_BY);
+	be_put_cstr(b, "creation date");
+	be_put_int(b, (int64_t)time(NULL));
+	be_put_cstr(b, "info");
+	mk_put_info(mk, b);
+	be_put_end(b);
+}
+
+static int
+mk_write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Write to a temporary file beside the target, then rename it over the
+ * target, so a reader never sees half a torrent and a failure leaves
+ * nothing behind.  Signals that would kill us are held meanwhile.
+ */
+static int
+mk_write(struct mk *mk, const uint8_t *p, size_t n)
+{
+	char *tmp = xmalloc(strlen(mk->out) + 8);
+	sigset_t block, old;
+	mode_t mask;
+	int fd, r = 0;
+
+	sprintf(tmp, "%s.XXXXXX", mk->out);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	mask = umask(0);
+	umask(mask);
+	if ((fd = mkstemp(tmp)) < 0) {
+		r = mk_fail(mk, mk->out, "%s", strerror(errno));
+	} else {
+		if ((r = mk_write_all(fd, p, n)) == 0 &&
+		    fchmod(fd, 0666 & ~mask) < 0)
+			r = -errno;
+		if (r == 0 && fsync(fd) < 0)
+			r = -errno;
+		if (close(fd) < 0 && r == 0)
+			r = -errno;
+		if (r == 0 && rename(tmp, mk->out) < 0)
+			r = -errno;
+		if (r < 0) {
+			unlink(tmp);
+			mk_fail(mk, mk->out, "%s", strerror(-r));
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(tmp);
+	return r < 0 ? -1 : 0;
+}
+
+/* Encode, check the result parses as a torrent, write it. */
+static int
+mk_output(struct mk *mk)
+{
+	struct be_buf b = BE_BUF_INIT;
+	struct btf_metainfo mi;
+	struct bt_err err = BT_ERR_INIT;
+	int r;
+
+	mk_encode(mk, &b);
+	if (btf_parse(b.p, b.len, &mi, &err) < 0) {
+		r = mk_fail(mk, mk->input, "made an invalid torrent: %s",
+		    err.msg);
+	} else {
+		btf_release(&mi);
+		r = mk_write(mk, b.p, b.len);
+	}
+	be_buf_release(&b);
+	return r;
+}
+
+/*
+ * The torrent's name is the input's last path component; "." and the like
+ * are resolved first.  The default output is "<input>.torrent".
+ */
+static int
+mk_names(struct mk *mk)
+{
+	size_t len = strlen(mk->input);
+	char *in = xstrdup(mk->input), *base, *real = NULL;
+
+	while (len > 1 && in[len - 1] == '/')
+		in[--len] = '\0';
+	base = strrchr(in, '/') != NULL ? strrchr(in, '/') + 1 : in;
+	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    *base == '\0') {
+		if ((real = realpath(in, NULL)) == NULL) {
+			free(in);
+			return mk_fail(mk, mk->input, "%s", strerror(errno));
+		}
+		free(in);
+		in = real;
+		base = strrchr(in, '/') + 1;
+	}
+	mk->name = xstrdup(base);
+	mk->out = mk->target != NULL ? xstrdup(mk->target) :
+	    xmalloc(strlen(in) + sizeof(".torrent"));
+	if (mk->target == NULL)
+		sprintf(mk->out, "%s.torrent", in);
+	free(in);
+	if (btf_check_component((const uint8_t *)mk->name,
+	    strlen(mk->name)) != NULL)
+		return mk_fail(mk, mk->input, "name \"%s\" %s, which a "
+		    "torrent cannot hold", mk->name, btf_check_component(
+		    (const uint8_t *)mk->name, strlen(mk->name)));
+	return 0;
+}
+
+static void
+mk_free(struct mk *mk)
+{
+	for (size_t i = 0; i < mk->nfiles; i++) {
+		free(mk->files[i].fspath);
+		free(mk->files[i].rel);
+	}
+	free(mk->files);
+	free(mk->pieces);
+	free(mk->name);
+	free(mk->out);
+	free(mk->announce);
+	free(mk->errpath);
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: btmakemetafile FILE_OR_DIR ANNOUNCE_URL [options]\n"
+	    "\n"
+	    "  --piece_size_pow2 N, -l N  pieces of 2^N bytes (%d..%d);\n"
+	    "                             default: automatic, 2^%d..2^%d\n"
+	    "                             for at most %d pieces\n"
+	    "  --comment TEXT, -c TEXT    a human-readable comment\n"
+	    "  --target PATH, -o PATH     where to write the torrent\n"
+	    "                             (default: FILE_OR_DIR.torrent)\n"
+	    "  --help, -h                 this text\n",
+	    MK_POW2_MIN, MK_POW2_MAX, MK_AUTO_MIN, MK_AUTO_MAX,
+	    MK_AUTO_PIECES);
+}
+
+/* Whitespace around the URL is dropped, as mainline does. */
+static char *
+strip(const char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+	    s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	return xmemdup(s, n);
+}
+
+static int
+parse_pow2(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < MK_POW2_MIN ||
+	    v > MK_POW2_MAX)
+		return -1;
+	return (int)v;
+}
+
+/* Returns 0, or the exit status for a usage error or --help. */
+static int
+parse_args(struct mk *mk, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "piece_size_pow2", required_argument, NULL, 'l' },
+		{ "piece-size-pow2", required_argument, NULL, 'l' },
+		{ "comment", required_argument, NULL, 'c' },
+		{ "target", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "l:c:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if ((mk->pow2 = parse_pow2(optarg)) < 0) {
+				fprintf(stderr, "btmakemetafile: piece size "
+				    "power \"%s\" is not in %d..%d\n", optarg,
+				    MK_POW2_MIN, MK_POW2_MAX);
+				return 2;
+			}
+			break;
+		case 'c':
+			mk->comment = optarg;
+			break;
+		case 'o':
+			mk->target = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return 2;
+	}
+	mk->input = argv[optind];
+	mk->announce = strip(argv[optind + 1]);
+	return 0;
+}
+
+/* A path on stderr, control bytes as \xNN so a name cannot drive the tty. */
+static void
+put_path(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct mk mk;
+	int r;
+
+	memset(&mk, 0, sizeof(mk));
+	if ((r = parse_args(&mk, argc, argv)) != 0) {
+		mk_free(&mk);
+		return r < 0 ? 0 : r;
+	}
+	if (mk.announce[0] == '\0')
+		mk_fail(&mk, argv[optind + 1], "empty announce URL");
+	else if (mk_names(&mk) == 0 && mk_collect(&mk) == 0) {
+		if (mk.pow2 == 0)
+			mk.pow2 = mk_auto_pow2(mk.total);
+		if (mk_hash_all(&mk) == 0)
+			mk_output(&mk);
+	}
+	r = mk.errpath != NULL;
+	if (r) {
+		fputs("btmakemetafile: ", stderr);
+		put_path(mk.errpath);
+		fprintf(stderr, ": %s\n", mk.why);
+	}
+	mk_free(&mk);
+	return r;
+}
