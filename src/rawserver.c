@@ -1182,7 +1182,8 @@ conn_read(struct rawserver *rs, struct rs_conn *c)
 		n = recv(c->io.fd, rs->rbuf, RS_RBUF_SIZE, 0);
 		if (n > 0) {
 			c->last_hit = rs->now;
-			c->h->data(c->ctx, c, rs->rbuf, (size_t)n);
+			if (c->h->data != NULL)
+				c->h->data(c->ctx, c, rs->rbuf, (size_t)n);
 			if (c->closing || c->paused ||
 			    (size_t)n < RS_RBUF_SIZE || budget <= (size_t)n)
 				return false;
