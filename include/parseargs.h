@@ -13,7 +13,9 @@
  * (--max_upload_rate, --max-upload-rate), its value as the next argument or
  * after '=' (--max-upload-rate=100).  Unique prefixes are accepted, as
  * getopt_long(3) does.  Options and positional arguments may be mixed; "--"
- * ends the options.
+ * ends the options.  A PA_BOOL option is a flag ("--spew", "-v") or takes
+ * "=0" / "=1"; for mainline's "--check_hashes 0", a long flag followed by a
+ * lone "0" or "1" takes that as its value (a file named "1" is "./1").
  *
  * The parsers use getopt's global state (optind, optarg, opterr), so they
  * are not thread-safe, but they reset it on entry and may be called any

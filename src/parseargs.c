@@ -179,15 +179,17 @@ int
 pa_parse_double(const char *s, double *out, struct bt_err *err)
 {
 	struct pa_dec d;
+	double v;
 
 	if (pa_is_negative(s))
 		return pa_bad(err, -ERANGE, s, "must not be negative");
 	if (!pa_scan_dec(s, &d) || *d.end != '\0')
 		return pa_bad(err, -EINVAL, s, "is not a number");
-	if (d.big || (double)d.whole > PA_DOUBLE_MAX)
+	v = (double)d.whole + (double)d.frac / d.scale;
+	if (d.big || v > PA_DOUBLE_MAX)
 		return pa_bad(err, -ERANGE, s, "is too large (at most %g)",
 		    PA_DOUBLE_MAX);
-	*out = (double)d.whole + (double)d.frac / d.scale;
+	*out = v;
 	return 0;
 }
 
@@ -242,7 +244,8 @@ pa_parse_size(const char *s, uint64_t *out, struct bt_err *err)
 	if (pa_dec_scale(&d, unit, &v, &exact) < 0)
 		return pa_bad(err, -ERANGE, s, "is too large");
 	if (!exact)
-		return pa_bad(err, -EINVAL, s, "is not a whole number of bytes");
+		return pa_bad(err, -EINVAL, s,
+		    "is not a whole number of bytes");
 	*out = v;
 	return 0;
 }
@@ -266,7 +269,8 @@ pa_parse_rate(const char *s, uint64_t *out, struct bt_err *err)
 		return pa_bad(err, -ERANGE, s, "is too large");
 	/* Rounding down to 0 would silently mean "unlimited". */
 	if (v == 0 && !pa_dec_is_zero(&d))
-		return pa_bad(err, -ERANGE, s, "is less than 1 byte per second");
+		return pa_bad(err, -ERANGE, s,
+		    "is less than 1 byte per second");
 	*out = v;
 	return 0;
 }
@@ -374,10 +378,12 @@ pa_peer_host(const char *s, const char *host, size_t len, bool v6,
 	buf[len] = '\0';
 	if (v6) {
 		if (inet_pton(AF_INET6, buf, addr) != 1)
-			return pa_bad(err, -EINVAL, s, "has a bad IPv6 address");
+			return pa_bad(err, -EINVAL, s,
+			    "has a bad IPv6 address");
 	} else if (strspn(buf, "0123456789.") == len) {
 		if (inet_pton(AF_INET, buf, addr) != 1)
-			return pa_bad(err, -EINVAL, s, "has a bad IPv4 address");
+			return pa_bad(err, -EINVAL, s,
+			    "has a bad IPv4 address");
 	} else if (strspn(buf, namechars) != len) {
 		return pa_bad(err, -EINVAL, s, "has a bad host name");
 	}
@@ -667,7 +673,7 @@ pa_lookup(const struct pa_run *run, int c)
 	return NULL;
 }
 
-/* a and b are equal for n bytes, counting '-' and '_' as the same. */
+/* pre (n bytes) starts name, counting '-' and '_' as the same. */
 static bool
 pa_name_prefix(const char *name, const char *pre, size_t n)
 {
