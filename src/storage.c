@@ -117,8 +117,8 @@ check_duplicates(const struct st_file *files, size_t n, struct bt_err *err)
 	for (size_t i = 1; i < n && r == 0; i++) {
 		if (strcmp(v[i - 1], v[i]) == 0) {
 			log_escape(esc, sizeof(esc), v[i], strlen(v[i]));
-			r = bt_err_set(err, -EINVAL,
-			    "file path \"%s\" appears twice in the torrent", esc);
+			r = bt_err_set(err, -EINVAL, "file path \"%s\" "
+			    "appears twice in the torrent", esc);
 		}
 	}
 	free(v);
@@ -620,7 +620,8 @@ st_io(struct storage *st, uint64_t off, void *rbuf, const void *wbuf,
 		    n - done;
 		ret = io_file(st, st->rng[r], fo,
 		    rbuf != NULL ? (char *)rbuf + done : NULL,
-		    wbuf != NULL ? (const char *)wbuf + done : NULL, chunk, err);
+		    wbuf != NULL ? (const char *)wbuf + done : NULL, chunk,
+		    err);
 		if (ret < 0)
 			return ret;
 		done += chunk;

@@ -275,7 +275,9 @@ test_single_file(void)
 static void
 test_partial_existing(void)
 {
-	static const struct st_file two[] = { { "p/x", 1000 }, { "p/y", 1000 } };
+	static const struct st_file two[] = {
+		{ "p/x", 1000 }, { "p/y", 1000 },
+	};
 	uint8_t data[600];
 	char dir[128], p[192];
 	struct bt_err err = BT_ERR_INIT;

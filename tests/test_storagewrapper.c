@@ -1,0 +1,596 @@
+#include "storagewrapper.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bitfield.h"
+#include "bterr.h"
+#include "check.h"
+#include "sha.h"
+#include "storage.h"
+#include "xmalloc.h"
+
+/*
+ * Layout: the piece length does not divide the total, a zero-length file
+ * sits between two others, pieces straddle files.  7 pieces of 4 blocks,
+ * the last piece 30241 bytes (a short second block).
+ */
+static const struct st_file files[] = {
+	{ "one.bin", 123457 },
+	{ "sub/empty", 0 },
+	{ "sub/two.bin", 200000 },
+	{ "three", 1 },
+	{ "four/four.bin", 99999 },
+};
+#define NFILES	(sizeof(files) / sizeof(files[0]))
+#define TOTAL	423457u
+#define PLEN	65536u
+#define NPIECES	7u
+#define BS	16384u
+#define NBLOCKS	26u		/* 6 * 4 + 2 */
+
+enum { M_FREE, M_REQ, M_RECV };
+
+struct fixture {
+	char dir[96];
+	struct storage *st;
+	struct storagewrapper *sw;
+};
+
+struct outreq {
+	uint32_t piece, begin, len;
+};
+
+static char tmproot[64];
+static uint64_t rng_state;
+static uint8_t src[TOTAL];
+static struct sha1 hashes[NPIECES];
+
+static uint64_t
+rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static uint32_t
+plen_of(uint32_t i)
+{
+	return i == NPIECES - 1 ? TOTAL - (NPIECES - 1) * PLEN : PLEN;
+}
+
+static uint32_t
+blocks_of(uint32_t i)
+{
+	return (plen_of(i) + BS - 1) / BS;
+}
+
+static uint32_t
+blen(uint32_t i, uint32_t b)
+{
+	return plen_of(i) - b * BS < BS ? plen_of(i) - b * BS : BS;
+}
+
+static void
+fx_open(struct fixture *fx, const char *name, size_t budget, bool inline_chk)
+{
+	struct sw_config cfg = SW_CONFIG_INIT;
+	struct bt_err err = BT_ERR_INIT;
+
+	cfg.buffer_budget = budget;
+	cfg.check_inline = inline_chk;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/%s", tmproot, name);
+	fx->st = st_new(fx->dir, files, NFILES, false, NULL, &err);
+	fx->sw = NULL;
+	if (fx->st == NULL) {
+		fprintf(stderr, "st_new: %s\n", err.msg);
+		exit(1);
+	}
+	fx->sw = sw_new(fx->st, hashes, NPIECES, PLEN, TOTAL, &cfg, &err);
+	if (fx->sw == NULL) {
+		fprintf(stderr, "sw_new: %s\n", err.msg);
+		exit(1);
+	}
+}
+
+static void
+fx_close(struct fixture *fx)
+{
+	sw_free(fx->sw);
+	st_free(fx->st);
+	fx->sw = NULL;
+	fx->st = NULL;
+}
+
+/* Compare every file on disk with the source bytes it should hold. */
+static void
+check_files_match(const char *dir)
+{
+	static uint8_t got[TOTAL];
+	char p[192];
+	uint64_t off = 0;
+	FILE *fp;
+
+	for (size_t i = 0; i < NFILES; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i].path);
+		fp = fopen(p, "rb");
+		CHECK(fp != NULL);
+		if (fp == NULL)
+			return;
+		CHECK_INT_EQ(fread(got, 1, sizeof(got), fp), files[i].length);
+		fclose(fp);
+		CHECK_MEM_EQ(got, src + off, files[i].length);
+		off += files[i].length;
+	}
+}
+
+/* The test's own idea of every block's state, checked against sw. */
+struct model {
+	uint8_t st[NPIECES][4];
+	bool had[NPIECES];
+	bool tainted[NPIECES];	/* a corrupted block went into it */
+	struct outreq out[NBLOCKS];
+	size_t nout;
+};
+
+static void
+model_check(const struct model *m, const struct storagewrapper *sw)
+{
+	uint64_t left = 0, inactive = 0;
+	bool complete = true;
+
+	for (uint32_t i = 0; i < NPIECES; i++) {
+		CHECK_INT_EQ(sw_do_I_have(sw, i), m->had[i]);
+		if (m->had[i])
+			continue;
+		complete = false;
+		left += plen_of(i);
+		for (uint32_t b = 0; b < blocks_of(i); b++)
+			if (m->st[i][b] == M_FREE)
+				inactive += blen(i, b);
+	}
+	CHECK_INT_EQ(sw_amount_left(sw), left);
+	CHECK_INT_EQ(sw_amount_inactive(sw), inactive);
+	CHECK_INT_EQ(sw_is_complete(sw), complete);
+	CHECK_INT_EQ(sw_is_endgame(sw), inactive == 0 && !complete);
+}
+
+/* Ask for the lowest free block of a random piece that has one. */
+static void
+step_request(struct model *m, struct storagewrapper *sw)
+{
+	uint32_t start = (uint32_t)(rnd() % NPIECES), i, b, begin, len;
+
+	for (uint32_t k = 0; k < NPIECES; k++) {
+		i = (start + k) % NPIECES;
+		if (!sw_do_I_have_requests(sw, i))
+			continue;
+		CHECK_OK(sw_new_request(sw, i, &begin, &len));
+		b = begin / BS;
+		for (uint32_t lo = 0; lo < b; lo++)
+			CHECK(m->st[i][lo] != M_FREE);
+		CHECK_INT_EQ(m->st[i][b], M_FREE);
+		CHECK_INT_EQ(len, blen(i, b));
+		m->st[i][b] = M_REQ;
+		m->out[m->nout++] = (struct outreq){ i, begin, len };
+		return;
+	}
+}
+
+static struct outreq
+take_out(struct model *m)
+{
+	size_t k = (size_t)(rnd() % m->nout);
+	struct outreq o = m->out[k];
+
+	m->out[k] = m->out[--m->nout];
+	return o;
+}
+
+/* Deliver a random outstanding block; *bad_left blocks arrive corrupted. */
+static void
+step_deliver(struct model *m, struct storagewrapper *sw, int *bad_left,
+    int *failures)
+{
+	static uint8_t data[BS];
+	struct outreq o = take_out(m);
+	struct bt_err err = BT_ERR_INIT;
+	uint64_t off = (uint64_t)o.piece * PLEN + o.begin;
+	uint32_t recv = 0;
+	int r, want;
+
+	memcpy(data, src + off, o.len);
+	if (o.piece == 2 && *bad_left > 0) {
+		data[rnd() % o.len] ^= 0x5a;
+		(*bad_left)--;
+		m->tainted[o.piece] = true;
+	}
+	m->st[o.piece][o.begin / BS] = M_RECV;
+	for (uint32_t b = 0; b < blocks_of(o.piece); b++)
+		recv += m->st[o.piece][b] == M_RECV;
+	if (recv < blocks_of(o.piece))
+		want = SW_BLOCK_STORED;
+	else
+		want = m->tainted[o.piece] ? SW_PIECE_FAILED : SW_PIECE_OK;
+	r = sw_piece_came_in(sw, o.piece, o.begin, data, o.len, &err);
+	CHECK_INT_EQ(r, want);
+	if (r == SW_PIECE_FAILED) {
+		/* Every block of the piece is free again. */
+		(*failures)++;
+		m->tainted[o.piece] = false;
+		memset(m->st[o.piece], M_FREE, sizeof(m->st[o.piece]));
+		CHECK(sw_do_I_have_requests(sw, o.piece));
+	} else if (r == SW_PIECE_OK) {
+		m->had[o.piece] = true;
+		CHECK_INT_EQ(sw_piece_came_in(sw, o.piece, o.begin, data,
+		    o.len, NULL), SW_BLOCK_IGNORED);
+	}
+}
+
+static void
+step_lose(struct model *m, struct storagewrapper *sw)
+{
+	struct outreq o = take_out(m);
+
+	sw_request_lost(sw, o.piece, o.begin, o.len);
+	m->st[o.piece][o.begin / BS] = M_FREE;
+}
+
+/* Download everything in random order; one corrupted block in piece 2. */
+static void
+download_all(struct storagewrapper *sw)
+{
+	struct model m;
+	int bad_left = 1, failures = 0, steps = 0;
+	bool saw_endgame = false;
+
+	memset(&m, 0, sizeof(m));
+	model_check(&m, sw);
+	while (!sw_is_complete(sw) && steps++ < 100000) {
+		unsigned a = (unsigned)(rnd() % 10);
+
+		if (m.nout == 0 || (a < 4 && m.nout < 12))
+			step_request(&m, sw);
+		else if (a == 4)
+			step_lose(&m, sw);
+		else
+			step_deliver(&m, sw, &bad_left, &failures);
+		saw_endgame |= sw_is_endgame(sw);
+		model_check(&m, sw);
+	}
+	CHECK(sw_is_complete(sw));
+	CHECK_INT_EQ(failures, 1);
+	CHECK(saw_endgame);
+	CHECK_INT_EQ(sw_amount_left(sw), 0);
+	CHECK_INT_EQ(bf_count(sw_have(sw)), NPIECES);
+}
+
+static void
+test_download_random_order(void)
+{
+	struct fixture fx;
+
+	fx_open(&fx, "dl", 0, false);
+	download_all(fx.sw);
+	fx_close(&fx);
+	check_files_match(fx.dir);
+}
+
+/* One piece of buffer: most pieces spill to disk; bytes must not care. */
+static void
+test_download_spill(void)
+{
+	struct fixture fx;
+
+	fx_open(&fx, "spill", 1, false);
+	download_all(fx.sw);
+	fx_close(&fx);
+	check_files_match(fx.dir);
+}
+
+/* Spill a stalled piece for a new one, then finish both. */
+static void
+test_spill_stalled_piece(void)
+{
+	struct fixture fx;
+	uint32_t begin, len, b0, l0;
+
+	fx_open(&fx, "stall", PLEN, false);
+	/* Piece 0 gets the only buffer and one block, then stalls. */
+	CHECK_OK(sw_new_request(fx.sw, 0, &b0, &l0));
+	CHECK_OK(sw_new_request(fx.sw, 0, &begin, &len));
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 0, begin, src + begin, len,
+	    NULL), SW_BLOCK_STORED);
+	sw_request_lost(fx.sw, 0, b0, l0);
+	/* Piece 1 takes the buffer; piece 0 continues on disk. */
+	while (sw_new_request(fx.sw, 1, &begin, &len) == 0)
+		CHECK(sw_piece_came_in(fx.sw, 1, begin, src + PLEN + begin,
+		    len, NULL) >= SW_BLOCK_STORED);
+	CHECK(sw_do_I_have(fx.sw, 1));
+	while (sw_new_request(fx.sw, 0, &begin, &len) == 0)
+		CHECK(sw_piece_came_in(fx.sw, 0, begin, src + begin, len,
+		    NULL) >= SW_BLOCK_STORED);
+	CHECK(sw_do_I_have(fx.sw, 0));
+	CHECK_INT_EQ(sw_amount_left(fx.sw), TOTAL - 2 * PLEN);
+	fx_close(&fx);
+}
+
+static void
+test_block_checks(void)
+{
+	struct fixture fx;
+	struct bt_err err = BT_ERR_INIT;
+	uint8_t buf[BS];
+	uint32_t begin, len;
+	int fd;
+	uint64_t fo, inactive;
+	size_t n;
+
+	fx_open(&fx, "checks", 0, false);
+	CHECK_INT_EQ(sw_num_pieces(fx.sw), NPIECES);
+	CHECK_INT_EQ(sw_piece_len(fx.sw, 0), PLEN);
+	CHECK_INT_EQ(sw_piece_len(fx.sw, NPIECES - 1), 30241);
+	CHECK_INT_EQ(sw_piece_len(fx.sw, NPIECES), 0);
+	CHECK_INT_EQ(sw_block_size(fx.sw), BS);
+	/* Out of range, empty, past the piece: -EINVAL. */
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, NPIECES, 0, src, 1, &err),
+	    -EINVAL);
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 0, 0, src, 0, &err), -EINVAL);
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 0, PLEN - 10, src, 11, &err),
+	    -EINVAL);
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 6, 16384, src, 16384, &err),
+	    -EINVAL);
+	/* Off our grid: ignored, and nothing changes. */
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 0, 100, src, 1000, &err),
+	    SW_BLOCK_IGNORED);
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 0, 0, src, 1000, &err),
+	    SW_BLOCK_IGNORED);
+	CHECK_INT_EQ(sw_amount_inactive(fx.sw), TOTAL);
+	/* The last block of the last piece is short. */
+	CHECK_OK(sw_new_request(fx.sw, 6, &begin, &len));
+	CHECK_OK(sw_new_request(fx.sw, 6, &begin, &len));
+	CHECK_INT_EQ(begin, BS);
+	CHECK_INT_EQ(len, 30241 - BS);
+	CHECK_INT_EQ(sw_new_request(fx.sw, 6, &begin, &len), -ENOENT);
+	CHECK(!sw_do_I_have_requests(fx.sw, 6));
+	CHECK_INT_EQ(sw_new_request(fx.sw, NPIECES, &begin, &len), -ENOENT);
+	/* Serving: only had pieces, only inside them. */
+	CHECK_INT_EQ(sw_get_piece(fx.sw, 0, 0, 10, buf, &err), -ENOENT);
+	sw_mark_have(fx.sw, 5);
+	sw_mark_have(fx.sw, 6);		/* drops its outstanding requests */
+	CHECK_INT_EQ(sw_amount_inactive(fx.sw), TOTAL - PLEN - 30241);
+	CHECK_INT_EQ(sw_amount_left(fx.sw), TOTAL - PLEN - 30241);
+	sw_request_lost(fx.sw, 6, 0, BS);	/* harmless now */
+	CHECK_INT_EQ(sw_amount_inactive(fx.sw), TOTAL - PLEN - 30241);
+	CHECK_INT_EQ(sw_get_piece(fx.sw, 6, 30000, 242, buf, &err), -EINVAL);
+	CHECK_INT_EQ(sw_get_piece(fx.sw, 9, 0, 1, buf, &err), -EINVAL);
+	CHECK_OK(sw_get_piece(fx.sw, 6, 30000, 241, buf, &err));
+	CHECK_OK(sw_map_piece(fx.sw, 6, 0, BS, &fd, &fo, &n, &err));
+	/* four/four.bin starts at 323458; piece 6 at 6 * PLEN. */
+	CHECK_INT_EQ(fo, 6 * PLEN - 323458);
+	CHECK_INT_EQ(n, BS);
+	CHECK_INT_EQ(sw_map_piece(fx.sw, 4, 0, BS, &fd, &fo, &n, &err),
+	    -ENOENT);
+	/* A block nobody asked for is still kept, and counts as active. */
+	inactive = sw_amount_inactive(fx.sw);
+	CHECK_INT_EQ(sw_piece_came_in(fx.sw, 4, BS, src + 4 * PLEN + BS, BS,
+	    &err), SW_BLOCK_STORED);
+	CHECK_INT_EQ(sw_amount_inactive(fx.sw), inactive - BS);
+	CHECK_OK(sw_new_request(fx.sw, 4, &begin, &len));
+	CHECK_INT_EQ(begin, 0);
+	CHECK_OK(sw_new_request(fx.sw, 4, &begin, &len));
+	CHECK_INT_EQ(begin, 2 * BS);	/* block 1 is already in */
+	/* Marking a partly requested piece had drops only its free bytes. */
+	CHECK_OK(sw_new_request(fx.sw, 3, &begin, &len));
+	sw_mark_have(fx.sw, 3);
+	CHECK_INT_EQ(sw_amount_inactive(fx.sw), inactive - 3 * BS - PLEN);
+	/* Freed while piece 4 is in progress: nothing leaks (ASan). */
+	fx_close(&fx);
+}
+
+static void
+test_geometry(void)
+{
+	struct fixture fx;
+	struct bt_err err = BT_ERR_INIT;
+
+	fx_open(&fx, "geom", 0, false);
+	/* 6 pieces cannot hold TOTAL; 8 pieces are one too many. */
+	CHECK(sw_new(fx.st, hashes, 6, PLEN, TOTAL, NULL, &err) == NULL);
+	CHECK(strstr(err.msg, "total too big") != NULL);
+	CHECK(sw_new(fx.st, hashes, 8, PLEN, TOTAL, NULL, &err) == NULL);
+	CHECK(strstr(err.msg, "total too small") != NULL);
+	CHECK(sw_new(fx.st, hashes, NPIECES, PLEN, TOTAL - 1, NULL, &err) ==
+	    NULL);
+	CHECK(sw_new(fx.st, hashes, 0, PLEN, TOTAL, NULL, &err) == NULL);
+	CHECK(sw_new(fx.st, hashes, 1, 0, TOTAL, NULL, &err) == NULL);
+	fx_close(&fx);
+	sw_free(NULL);
+}
+
+static void
+on_progress(void *ctx, uint32_t done, uint32_t total)
+{
+	uint32_t *last = ctx;
+
+	CHECK(done >= *last);
+	CHECK_INT_EQ(total, NPIECES);
+	*last = done;
+}
+
+/* Run the start-up check on dir and return the pieces found. */
+static uint32_t
+recheck(const char *name, bool inline_chk, struct bitfield *out)
+{
+	struct fixture fx;
+	struct bt_err err = BT_ERR_INIT;
+	uint32_t last = 0, n;
+	uint64_t left = TOTAL;
+
+	fx_open(&fx, name, 0, inline_chk);
+	CHECK_OK(sw_check_existing(fx.sw, on_progress, &last, &err));
+	CHECK_INT_EQ(last, NPIECES);
+	n = bf_count(sw_have(fx.sw));
+	for (uint32_t i = 0; i < NPIECES; i++)
+		if (sw_do_I_have(fx.sw, i))
+			left -= plen_of(i);
+	CHECK_INT_EQ(sw_amount_left(fx.sw), left);
+	CHECK_INT_EQ(sw_amount_inactive(fx.sw), left);
+	bf_copy(out, sw_have(fx.sw));
+	fx_close(&fx);
+	return n;
+}
+
+static void
+put_byte(const char *dir, const char *rel, long off, int c)
+{
+	char p[192];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/%s/%s", tmproot, dir, rel);
+	fp = fopen(p, "r+b");
+	CHECK(fp != NULL);
+	if (fp == NULL)
+		return;
+	fseek(fp, off, SEEK_SET);
+	fputc(c, fp);
+	fclose(fp);
+}
+
+static void
+test_check_existing(void)
+{
+	struct bitfield have = BF_INIT;
+	struct fixture fx;
+	char p[192];
+
+	/* Nothing on disk yet: every piece skipped without reading. */
+	CHECK_INT_EQ(recheck("exist", false, &have), 0);
+	fx_open(&fx, "exist", 0, false);
+	for (uint32_t i = 0; i < NPIECES; i++)
+		sw_mark_have(fx.sw, i);
+	CHECK(sw_is_complete(fx.sw));
+	CHECK(!sw_is_endgame(fx.sw));
+	CHECK_OK(st_write(fx.st, 0, src, TOTAL, NULL));
+	fx_close(&fx);
+	for (int inl = 0; inl < 2; inl++)
+		CHECK_INT_EQ(recheck("exist", inl, &have), NPIECES);
+	/* Byte 200000 of the torrent is in piece 3 (sub/two.bin). */
+	put_byte("exist", "sub/two.bin", 200000 - 123457, src[200000] ^ 1);
+	for (int inl = 0; inl < 2; inl++) {
+		CHECK_INT_EQ(recheck("exist", inl, &have), NPIECES - 1);
+		CHECK(!bf_get(&have, 3));
+	}
+	/* A short file: its pieces are skipped, the rest still found. */
+	snprintf(p, sizeof(p), "%s/exist/four/four.bin", tmproot);
+	CHECK_OK(truncate(p, 5000));
+	CHECK_INT_EQ(recheck("exist", false, &have), NPIECES - 3);
+	CHECK(!bf_get(&have, 5) && !bf_get(&have, 6) && bf_get(&have, 4));
+	bf_release(&have);
+}
+
+/*
+ * SW_BENCH_MB=1024: time sw_check_existing over that much page cache,
+ * three times inline and three times with the hashing thread.
+ */
+static void
+bench(void)
+{
+	const char *mb_env = getenv("SW_BENCH_MB");
+	uint32_t plen = 1u << 18, np;
+	uint64_t total;
+	struct st_file f = { "bench.bin", 0 };
+	struct sha1 *h;
+	uint8_t *buf;
+	char dir[96];
+	struct storage *st;
+	struct bt_err err = BT_ERR_INIT;
+	struct timespec t0, t1;
+
+	if (mb_env == NULL)
+		return;
+	total = strtoull(mb_env, NULL, 10) << 20;
+	np = (uint32_t)(total / plen);
+	f.length = total;
+	h = xcalloc(np, sizeof(*h));
+	buf = xmalloc(plen);
+	snprintf(dir, sizeof(dir), "%s/bench", tmproot);
+	st = st_new(dir, &f, 1, false, NULL, &err);
+	for (uint32_t i = 0; st != NULL && i < np; i++) {
+		for (uint32_t k = 0; k < plen; k += 8)
+			memcpy(buf + k, &(uint64_t){ rnd() }, 8);
+		sha1(buf, plen, &h[i]);
+		CHECK_OK(st_write(st, (uint64_t)i * plen, buf, plen, &err));
+	}
+	/* Reopen: only data there at start-up is checked. */
+	st_free(st);
+	st = st_new(dir, &f, 1, false, NULL, &err);
+	for (int k = 0; st != NULL && k < 6; k++) {
+		int inl = k % 2;
+		struct sw_config cfg = SW_CONFIG_INIT;
+		struct storagewrapper *sw;
+		double s;
+
+		cfg.check_inline = inl;
+		sw = sw_new(st, h, np, plen, total, &cfg, &err);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK_OK(sw_check_existing(sw, NULL, NULL, &err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK(sw_is_complete(sw));
+		s = (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("  check_existing %s: %llu MiB in %.3f s = %.0f MB/s\n",
+		    inl ? "inline  " : "threaded", (unsigned long long)(total >>
+		    20), s, (double)total / s / 1e6);
+		sw_free(sw);
+	}
+	st_free(st);
+	free(buf);
+	free(h);
+}
+
+static void
+setup(void)
+{
+	const char *s = getenv("SEED");
+
+	rng_state = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
+	if (rng_state == 0)
+		rng_state = 1;
+	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	for (size_t i = 0; i < TOTAL; i++)
+		src[i] = (uint8_t)rnd();
+	for (uint32_t i = 0; i < NPIECES; i++)
+		sha1(src + (size_t)i * PLEN, plen_of(i), &hashes[i]);
+	snprintf(tmproot, sizeof(tmproot), "/tmp/test_sw.XXXXXX");
+	if (mkdtemp(tmproot) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmproot);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmproot);
+}
+
+int
+main(void)
+{
+	setup();
+	atexit(teardown);
+	CHECK_RUN(test_download_random_order, test_download_spill,
+	    test_spill_stalled_piece, test_block_checks, test_geometry,
+	    test_check_existing, bench);
+}
