@@ -194,5 +194,12 @@ void rs_unwatch_fd(struct rawserver *rs, int fd);
  */
 int rs_run(struct rawserver *rs);
 void rs_stop(struct rawserver *rs);
+/*
+ * With close_on_signal: the SIGINT/SIGTERM caught and not yet acted on, or
+ * 0.  For long work done outside rs_run() (a startup hash check) to poll
+ * now and then; a signal seen here still makes the next rs_run() return it
+ * at once.
+ */
+int rs_pending_signal(struct rawserver *rs);
 
 #endif

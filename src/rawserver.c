@@ -1890,6 +1890,14 @@ rs_stop(struct rawserver *rs)
 	rs->stop = true;
 }
 
+int
+rs_pending_signal(struct rawserver *rs)
+{
+	if (rs->owns_signals)
+		signal_dispatch(rs);
+	return rs->signo;
+}
+
 struct rawserver *
 rs_new(const struct rs_config *cfg)
 {

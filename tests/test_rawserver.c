@@ -128,7 +128,8 @@ raw_listener(int family, int port, int backlog, int *out_port)
 	if (fd < 0)
 		return -1;
 	if (family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_ANY);
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		    htonl(INADDR_ANY);
 	else
 		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_any;
 	if (family == AF_INET6)
@@ -1290,6 +1291,83 @@ test_max_conns(void)
 }
 
 /*
+ * A paused connection whose peer resets: POLLHUP cannot be masked, so the
+ * reactor must park it rather than spin; on resume the bytes that arrived
+ * before the reset are delivered, then the loss.
+ */
+struct park {
+	struct rawserver *rs;
+	struct rs_conn *c;
+	size_t got;
+	int made, lost, lost_err;
+};
+
+static void
+park_made(void *ctx, struct rs_conn *c)
+{
+	struct park *k = ctx;
+
+	k->made++;
+	k->c = c;
+	rs_conn_pause_read(c, true);
+	rs_stop(k->rs);
+}
+
+static void
+park_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	(void)c;
+	(void)p;
+	((struct park *)ctx)->got += n;
+}
+
+static void
+park_lost(void *ctx, struct rs_conn *c, int err)
+{
+	struct park *k = ctx;
+
+	(void)c;
+	k->lost++;
+	k->lost_err = err;
+	rs_stop(k->rs);
+}
+
+static void
+test_paused_hangup(void)
+{
+	static const struct rs_handler h = { park_made, park_data, park_lost,
+	    NULL };
+	struct rawserver *rs = new_rs_default();
+	struct park k = { .rs = rs };
+	struct linger lg = { 1, 0 };
+	int port, fd = raw_listener(AF_INET, 0, 4, &port), afd;
+	clock_t cpu;
+
+	CHECK(connect_to(rs, AF_INET, port, &h, &k) != NULL);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(k.made, 1);
+	afd = accept(fd, NULL, NULL);
+	CHECK(afd >= 0);
+	CHECK_INT_EQ(write(afd, "hello", 5), 5);
+	setsockopt(afd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(afd);		/* RST */
+	cpu = clock();
+	rs_add_task(rs, 150, stop_task, rs);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	cpu = clock() - cpu;
+	CHECK(cpu < CLOCKS_PER_SEC / 20);	/* no busy loop while paused */
+	CHECK_INT_EQ(k.got, 0);
+	CHECK_INT_EQ(k.lost, 0);
+	rs_conn_pause_read(k.c, false);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(k.got, 5);
+	CHECK_INT_EQ(k.lost, 1);
+	CHECK(k.lost_err == -ECONNRESET || k.lost_err == 0);
+	close(fd);
+	rs_free(rs);
+}
+
+/*
  * Many connections: 200 clients each send 1000 bytes, the server echoes,
  * and each client closes when its bytes are back.  Closing in random order
  * churns the pollfd array's swap-remove bookkeeping.
@@ -1563,7 +1641,9 @@ test_signals(void)
 	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), SIGTERM);
 	CHECK_INT_EQ(custom_hits, 0);
 	/* A signal that arrives outside rs_run() is not lost. */
+	CHECK_INT_EQ(rs_pending_signal(rs), 0);
 	raise(SIGINT);
+	CHECK_INT_EQ(rs_pending_signal(rs), SIGINT);
 	t0 = mono_ms();
 	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), SIGINT);
 	CHECK(mono_ms() - t0 < 1000);
@@ -1612,6 +1692,7 @@ main(void)
 	    test_timer_periodic_and_stop, test_listen_ports, test_echo_v4,
 	    test_echo_v6, test_write_file, test_deferred_close,
 	    test_close_in_made, test_connect_refused, test_connect_timeout,
-	    test_idle_timeout, test_max_conns, test_many_conns, test_udp,
+	    test_idle_timeout, test_max_conns, test_paused_hangup,
+	    test_many_conns, test_udp,
 	    test_watch_fd, test_signals);
 }
