@@ -50,7 +50,9 @@ struct btf_tier {
  * A validated metainfo.  A single-file torrent has one file whose path is
  * just the name; a multi-file torrent's paths are below the directory
  * `name`.  A torrent of total length 0 is refused (it has no pieces and
- * nothing to transfer).
+ * nothing to transfer).  Optional keys (announce, announce-list, comment,
+ * created by, creation date, info.private) may be absent, but when present
+ * must have the right type, or the whole torrent is refused.
  */
 struct btf_metainfo {
 	char *name;

@@ -713,6 +713,7 @@ strip(const char *s)
 	return xmemdup(s, n);
 }
 
+/* The --piece_size_pow2 value, or -1 (after saying why). */
 static int
 parse_pow2(const char *s)
 {
@@ -722,8 +723,11 @@ parse_pow2(const char *s)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < MK_POW2_MIN ||
-	    v > MK_POW2_MAX)
+	    v > MK_POW2_MAX) {
+		fprintf(stderr, "btmakemetafile: piece size power \"%s\" is "
+		    "not in %d..%d\n", s, MK_POW2_MIN, MK_POW2_MAX);
 		return -1;
+	}
 	return (int)v;
 }
 
@@ -744,12 +748,8 @@ parse_args(struct mk *mk, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "l:c:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if ((mk->pow2 = parse_pow2(optarg)) < 0) {
-				fprintf(stderr, "btmakemetafile: piece size "
-				    "power \"%s\" is not in %d..%d\n", optarg,
-				    MK_POW2_MIN, MK_POW2_MAX);
+			if ((mk->pow2 = parse_pow2(optarg)) < 0)
 				return 2;
-			}
 			break;
 		case 'c':
 			mk->comment = optarg;

@@ -220,46 +220,74 @@ put_info(struct be_buf *b, const char *name, const struct tfile *files,
 	be_put_end(b);
 }
 
+/* A multi-file torrent with every optional key we know, and one more. */
 static void
-test_multi_file(void)
+put_multi(struct be_buf *b)
 {
 	static const struct tfile files[] = {
 		{ { "a", "b", NULL }, 3 },
 		{ { "empty", NULL, NULL }, 0 },
 		{ { "a", "c", "d" }, 5 },
 	};
-	struct be_buf b = BE_BUF_INIT;
-	struct btf_metainfo mi;
-	struct bt_err err = BT_ERR_INIT;
+
+	be_put_dict(b);
+	be_put_cstr(b, "announce");
+	be_put_cstr(b, "http://t/announce");
+	be_put_cstr(b, "announce-list");
+	be_put_list(b);
+	be_put_list(b);
+	be_put_cstr(b, "http://a");
+	be_put_cstr(b, "http://b");
+	be_put_end(b);
+	be_put_list(b);
+	be_put_cstr(b, "udp://c");
+	be_put_end(b);
+	be_put_end(b);
+	be_put_cstr(b, "comment");
+	be_put_cstr(b, "hello");
+	be_put_cstr(b, "created by");
+	be_put_cstr(b, "test");
+	be_put_cstr(b, "creation date");
+	be_put_int(b, 1234567890);
+	put_info(b, "dir", files, 3, 4, true);
+	be_put_cstr(b, "url-list");
+	be_put_cstr(b, "http://seed/");
+	be_put_end(b);
+}
+
+static void
+check_multi_extras(const struct btf_metainfo *mi)
+{
 	const struct be_node *info;
 	struct sha1 want;
 	const uint8_t *raw;
 	size_t rawlen;
 
-	be_put_dict(&b);
-	be_put_cstr(&b, "announce");
-	be_put_cstr(&b, "http://t/announce");
-	be_put_cstr(&b, "announce-list");
-	be_put_list(&b);
-	be_put_list(&b);
-	be_put_cstr(&b, "http://a");
-	be_put_cstr(&b, "http://b");
-	be_put_end(&b);
-	be_put_list(&b);
-	be_put_cstr(&b, "udp://c");
-	be_put_end(&b);
-	be_put_end(&b);
-	be_put_cstr(&b, "comment");
-	be_put_cstr(&b, "hello");
-	be_put_cstr(&b, "created by");
-	be_put_cstr(&b, "test");
-	be_put_cstr(&b, "creation date");
-	be_put_int(&b, 1234567890);
-	put_info(&b, "dir", files, 3, 4, true);
-	be_put_cstr(&b, "url-list");
-	be_put_cstr(&b, "http://seed/");
-	be_put_end(&b);
+	CHECK(mi->private);
+	CHECK_STR_EQ(mi->announce, "http://t/announce");
+	CHECK_INT_EQ(mi->ntiers, 2);
+	CHECK_INT_EQ(mi->tiers[0].nurls, 2);
+	CHECK_STR_EQ(mi->tiers[0].urls[1], "http://b");
+	CHECK_STR_EQ(mi->tiers[1].urls[0], "udp://c");
+	CHECK_STR_EQ(mi->comment, "hello");
+	CHECK_STR_EQ(mi->created_by, "test");
+	CHECK(mi->has_creation_date && mi->creation_date == 1234567890);
+	/* The info hash covers the raw info bytes. */
+	info = be_dict_get(btf_root(mi), "info");
+	raw = be_raw(info, &rawlen);
+	sha1(raw, rawlen, &want);
+	CHECK_MEM_EQ(want.b, mi->info_hash.b, 20);
+	CHECK(be_dict_get(btf_root(mi), "url-list") != NULL);
+}
 
+static void
+test_multi_file(void)
+{
+	struct be_buf b = BE_BUF_INIT;
+	struct btf_metainfo mi;
+	struct bt_err err = BT_ERR_INIT;
+
+	put_multi(&b);
 	CHECK_OK(btf_parse(b.p, b.len, &mi, &err));
 	CHECK_STR_EQ(err.msg, "");
 	CHECK_STR_EQ(mi.name, "dir");
@@ -278,21 +306,7 @@ test_multi_file(void)
 	CHECK_INT_EQ(mi.files[1].offset, 3);
 	CHECK_INT_EQ(mi.files[2].offset, 3);
 	CHECK_INT_EQ(mi.files[2].length, 5);
-	CHECK(mi.private);
-	CHECK_STR_EQ(mi.announce, "http://t/announce");
-	CHECK_INT_EQ(mi.ntiers, 2);
-	CHECK_INT_EQ(mi.tiers[0].nurls, 2);
-	CHECK_STR_EQ(mi.tiers[0].urls[1], "http://b");
-	CHECK_STR_EQ(mi.tiers[1].urls[0], "udp://c");
-	CHECK_STR_EQ(mi.comment, "hello");
-	CHECK_STR_EQ(mi.created_by, "test");
-	CHECK(mi.has_creation_date && mi.creation_date == 1234567890);
-	/* The info hash covers the raw info bytes. */
-	info = be_dict_get(btf_root(&mi), "info");
-	raw = be_raw(info, &rawlen);
-	sha1(raw, rawlen, &want);
-	CHECK_MEM_EQ(want.b, mi.info_hash.b, 20);
-	CHECK(be_dict_get(btf_root(&mi), "url-list") != NULL);
+	check_multi_extras(&mi);
 	btf_release(&mi);
 	btf_release(&mi);
 	btf_release(NULL);
@@ -462,8 +476,9 @@ sin_of(const struct btf_peer *pe)
 	return (const struct sockaddr_in *)&pe->addr;
 }
 
+/* Three IPv4 peers (one with port 0) and one IPv6 peer, compact. */
 static void
-test_announce_compact(void)
+put_compact_reply(struct be_buf *b)
 {
 	static const uint8_t p4[] = {
 		10, 0, 0, 1, 0x1a, 0xe1,	/* 10.0.0.1:6881 */
@@ -471,30 +486,37 @@ test_announce_compact(void)
 		192, 168, 1, 9, 0xff, 0xff,
 	};
 	uint8_t p6[18] = { 0 };
+
+	p6[15] = 1;			/* [::1]:6882 */
+	p6[16] = 0x1a;
+	p6[17] = 0xe2;
+	be_put_dict(b);
+	be_put_cstr(b, "complete");
+	be_put_int(b, 5);
+	be_put_cstr(b, "interval");
+	be_put_int(b, 1800);
+	be_put_cstr(b, "min interval");
+	be_put_int(b, 1000000000);
+	be_put_cstr(b, "peers");
+	be_put_str(b, p4, sizeof(p4));
+	be_put_cstr(b, "peers6");
+	be_put_str(b, p6, sizeof(p6));
+	be_put_cstr(b, "tracker id");
+	be_put_str(b, "t\0d", 3);
+	be_put_cstr(b, "warning message");
+	be_put_cstr(b, "careful");
+	be_put_end(b);
+}
+
+static void
+test_announce_compact(void)
+{
 	struct be_buf b = BE_BUF_INIT;
 	struct btf_announce ann;
 	const struct sockaddr_in6 *s6;
 	char buf[INET6_ADDRSTRLEN];
 
-	p6[15] = 1;
-	p6[16] = 0x1a;
-	p6[17] = 0xe2;
-	be_put_dict(&b);
-	be_put_cstr(&b, "complete");
-	be_put_int(&b, 5);
-	be_put_cstr(&b, "interval");
-	be_put_int(&b, 1800);
-	be_put_cstr(&b, "min interval");
-	be_put_int(&b, 1000000000);
-	be_put_cstr(&b, "peers");
-	be_put_str(&b, p4, sizeof(p4));
-	be_put_cstr(&b, "peers6");
-	be_put_str(&b, p6, sizeof(p6));
-	be_put_cstr(&b, "tracker id");
-	be_put_str(&b, "t\0d", 3);
-	be_put_cstr(&b, "warning message");
-	be_put_cstr(&b, "careful");
-	be_put_end(&b);
+	put_compact_reply(&b);
 	CHECK_OK(btf_parse_announce(b.p, b.len, &ann, NULL));
 	CHECK(ann.failure_reason == NULL);
 	CHECK_STR_EQ(ann.warning_message, "careful");
