@@ -70,12 +70,15 @@ struct rs_config {
 };
 /*
  * A zero timeout_ms, timeout_check_ms or connect_timeout_ms disables that
- * timeout; max_conns 0 means no limit.  max_conns counts every open
- * connection, outgoing ones included (mainline counted all sockets).
- * close_on_signal installs SIGINT/SIGTERM handlers (no SA_RESTART) until
- * rs_free() restores the previous ones; only one reactor at a time owns
- * them (a second one created meanwhile does not react to signals).  Every
- * reactor ignores SIGPIPE for good: sendfile() cannot suppress it.
+ * timeout; without a connect timeout the idle scan also ends connects
+ * pending for timeout_ms (mainline).  max_conns 0 means no limit;
+ * max_conns counts every open connection, outgoing ones included
+ * (mainline counted all sockets).  close_on_signal installs SIGINT/SIGTERM
+ * handlers (no SA_RESTART) until rs_free() restores the previous ones, so
+ * a signal during a later rs_run() (a shutdown phase) stops that run too;
+ * only one reactor at a time owns them (one created meanwhile does not
+ * react to signals).  Every reactor ignores SIGPIPE for good: sendfile()
+ * cannot suppress it.
  */
 
 #define RS_CONFIG_DEFAULT { 300000, 60000, 15000, 55, true }

@@ -1548,8 +1548,9 @@ rs_listen(struct rawserver *rs, const char *bind_addr, int minport,
 		if (port >= 0)
 			break;
 		if (port != -EADDRINUSE && port != -EACCES)
-			return bt_err_set(err, port, "cannot listen on port "
-			    "%d: %s", p, strerror(-port));
+			return bt_err_set(err, port, "cannot listen on %s "
+			    "port %d: %s", has_single ? bind_addr : "*", p,
+			    strerror(-port));
 		if (p == 0 && ++tries < 16)
 			continue;
 		p++;
@@ -1798,7 +1799,8 @@ signals_release(struct rawserver *rs)
 
 /*
  * Mainline's timeout_check_interval scan: close connections that read
- * nothing for timeout_ms.  Pending connects have their own timer.
+ * nothing for timeout_ms.  A pending connect normally has its own timer;
+ * without one (connect_timeout_ms 0) the scan covers it, as in mainline.
  */
 static void
 idle_scan(void *ctx)
@@ -1807,7 +1809,7 @@ idle_scan(void *ctx)
 	uint64_t limit = rs->cfg.timeout_ms;
 
 	for (struct rs_conn *c = rs->conns; c != NULL; c = c->next)
-		if (c->connected && !c->closing &&
+		if (!c->closing && c->connect_timer == 0 &&
 		    rs->now - c->last_hit >= limit)
 			conn_close_err(c, -ETIMEDOUT);
 	rs->idle_task = rs_add_task(rs, rs->cfg.timeout_check_ms, idle_scan,
