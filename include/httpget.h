@@ -25,13 +25,13 @@ struct rawserver;
 struct resolver;
 struct hg_request;
 
-#define HG_MAX_URL	4096		/* longest URL, Location included */
+#define HG_MAX_URL	4096		/* longest URL or Location */
 #define HG_HOST_MAX	253
 #define HG_MAX_HEAD	(16 * 1024)	/* status line plus headers */
 #define HG_USER_AGENT	"btdownload/0.1"
 
 struct hg_config {
-	uint32_t timeout_ms;	/* resolve + connect + reply (http_timeout) */
+	uint32_t timeout_ms;	/* resolve+connect+reply (http_timeout) */
 	size_t max_reply;	/* body cap: more is "reply too large" */
 	unsigned max_redirects;
 };
@@ -77,8 +77,8 @@ enum hg_scheme {
 struct hg_url {
 	enum hg_scheme scheme;
 	char host[HG_HOST_MAX + 1];	/* without brackets for IPv6 */
-	uint16_t port;			/* 80/443 by default; udp needs one */
-	char path[HG_MAX_URL];		/* "/a/b?q", at least "/"; no fragment */
+	uint16_t port;			/* default 80/443; udp: required */
+	char path[HG_MAX_URL];		/* "/a/b?q", at least "/", no #frag */
 };
 
 /*

@@ -39,8 +39,8 @@ struct rerequester;
 
 #define RR_MIN_INTERVAL_S	30
 #define RR_MAX_INTERVAL_S	(2 * 3600)
-#define RR_DEFAULT_INTERVAL_S	1800	/* until a tracker says otherwise */
-#define RR_UDP_CONN_TTL_MS	60000	/* BEP 15 connection id lifetime */
+#define RR_DEFAULT_INTERVAL_S	1800	/* until a tracker sets one */
+#define RR_UDP_CONN_TTL_MS	60000	/* BEP 15 connection id life */
 #define RR_MAX_URL		4096
 
 /* Event numbers are BEP 15's. */
@@ -76,9 +76,9 @@ struct rr_config {
 	uint8_t info_hash[20];
 	uint8_t peer_id[20];
 	uint16_t port;			/* our listen port */
-	const char *ip;			/* sent as ip= when set; copied */
-	char key[9];			/* 8 hex digits; "" picks a random one */
-	uint64_t seed;			/* shuffling and ids; 0 picks one */
+	const char *ip;			/* ip= when set; copied */
+	char key[9];			/* 8 hex digits; "": random */
+	uint64_t seed;			/* for shuffles, ids; 0: any */
 	uint32_t interval_ms;		/* need-check period (300 s) */
 	uint32_t min_peers;		/* 20 */
 	uint32_t max_initiate;		/* 35: at or above, numwant=0 */

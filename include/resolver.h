@@ -28,7 +28,7 @@ struct rawserver;
 struct resolver;
 
 #define RES_MAX_ADDRS		16	/* addresses kept per name */
-#define RES_HOST_MAX		253	/* longest name accepted (DNS limit) */
+#define RES_HOST_MAX		253	/* longest name (the DNS limit) */
 #define RES_CACHE_TTL_MS	(5 * 60 * 1000)
 #define RES_TIMEOUT_MS		(10 * 1000)
 

@@ -165,8 +165,9 @@ hg_origin(const struct hg_url *u, char *out, size_t outlen)
 {
 	bool v6 = strchr(u->host, ':') != NULL;
 
-	return snprintf(out, outlen, "%s://%s%s%s:%u", hg_scheme_name(u->scheme),
-	    v6 ? "[" : "", u->host, v6 ? "]" : "", (unsigned)u->port);
+	return snprintf(out, outlen, "%s://%s%s%s:%u",
+	    hg_scheme_name(u->scheme), v6 ? "[" : "", u->host, v6 ? "]" : "",
+	    (unsigned)u->port);
 }
 
 int
@@ -299,7 +300,8 @@ hg_content_length(const uint8_t *v, size_t vlen, struct hg_head *out,
 	int64_t cl = 0;
 
 	if (vlen == 0)
-		return bt_err_set(err, -EILSEQ, "bad http reply: content-length");
+		return bt_err_set(err, -EILSEQ,
+		    "bad http reply: content-length");
 	for (size_t i = 0; i < vlen; i++) {
 		if (v[i] < '0' || v[i] > '9' || cl > (INT64_MAX - 9) / 10)
 			return bt_err_set(err, -EILSEQ,
@@ -464,7 +466,39 @@ hg_trailer_byte(struct hg_chunked *c, uint8_t ch, struct bt_err *err)
 	}
 	c->remain = ch;		/* the previous byte, to spot CR LF */
 	if (++c->linelen > HG_MAX_LINE)
-		return bt_err_set(err, -EILSEQ, "bad chunked body: long trailer");
+		return bt_err_set(err, -EILSEQ,
+		    "bad chunked body: long trailer");
+	return 0;
+}
+
+/* Chunk data: copy what is there of the current chunk. */
+static void
+hg_chunk_data(struct hg_chunked *c, const uint8_t *in, size_t n, uint8_t *out,
+    size_t *io_in, size_t *io_out)
+{
+	size_t take = n;
+
+	if (take > c->remain)
+		take = (size_t)c->remain;
+	memmove(out, in, take);
+	*io_in += take;
+	*io_out += take;
+	c->remain -= take;
+	if (c->remain == 0)
+		c->state = HG_CH_DATA_CR;
+}
+
+/* The CRLF (or bare LF) that must follow a chunk's data. */
+static int
+hg_chunk_crlf(struct hg_chunked *c, uint8_t ch, struct bt_err *err)
+{
+	if (ch == '\r' && c->state == HG_CH_DATA_CR)
+		c->state = HG_CH_DATA_LF;
+	else if (ch == '\n')
+		c->state = HG_CH_SIZE;
+	else
+		return bt_err_set(err, -EILSEQ,
+		    "bad chunked body: no CRLF after data");
 	return 0;
 }
 
@@ -484,28 +518,12 @@ hg_chunked_feed(struct hg_chunked *c, const uint8_t *in, size_t n,
 			rc = hg_chunk_size_byte(c, ch, err);
 			i++;
 			break;
-		case HG_CH_DATA: {
-			size_t take = n - i;
-
-			if (take > c->remain)
-				take = (size_t)c->remain;
-			memmove(out + o, in + i, take);
-			o += take;
-			i += take;
-			c->remain -= take;
-			if (c->remain == 0)
-				c->state = HG_CH_DATA_CR;
+		case HG_CH_DATA:
+			hg_chunk_data(c, in + i, n - i, out + o, &i, &o);
 			break;
-		}
 		case HG_CH_DATA_CR:
 		case HG_CH_DATA_LF:
-			if (ch == '\r' && c->state == HG_CH_DATA_CR)
-				c->state = HG_CH_DATA_LF;
-			else if (ch == '\n')
-				c->state = HG_CH_SIZE;
-			else
-				rc = bt_err_set(err, -EILSEQ,
-				    "bad chunked body: no CRLF after data");
+			rc = hg_chunk_crlf(c, ch, err);
 			i++;
 			break;
 		case HG_CH_TRAILER:
@@ -993,7 +1011,8 @@ hg_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
 		if (hg_is_1xx(req)) {
 			/* 100 Continue and friends: skip to the real head. */
 			req->headlen -= hlen;
-			memmove(req->headbuf, req->headbuf + hlen, req->headlen);
+			memmove(req->headbuf, req->headbuf + hlen,
+			    req->headlen);
 			continue;
 		}
 		if (!hg_got_head(req, hlen) || !hg_body(req,

@@ -260,7 +260,7 @@ struct rerequester {
 	bool busy;
 	enum rr_event ev;
 	size_t tier, pos;
-	size_t ok_tier;		/* tier of the tracker that last answered */
+	size_t ok_tier;		/* tier of the last tracker to answer */
 	struct hg_request *http;
 
 	/* BEP 15 exchange under way. */
@@ -303,8 +303,9 @@ rr_is_hex8(const char *s)
 	if (strlen(s) != 8)
 		return false;
 	for (int i = 0; i < 8; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')
-		    || (s[i] >= 'A' && s[i] <= 'F')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F')))
 			return false;
 	return true;
 }
@@ -362,7 +363,8 @@ rr_new(struct rawserver *rs, struct resolver *res, const struct rr_config *cfg,
 	rr->rs = rs;
 	rr->res = res;
 	rr->cfg = *cfg;
-	rr->ip = cfg->ip != NULL && cfg->ip[0] != '\0' ? xstrdup(cfg->ip) : NULL;
+	if (cfg->ip != NULL && cfg->ip[0] != '\0')
+		rr->ip = xstrdup(cfg->ip);
 	rr->cfg.ip = rr->ip;
 	rr->cb = *cb;
 	rr->ctx = ctx;

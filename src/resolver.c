@@ -23,7 +23,7 @@
  * Wire format between the reactor and the child, all integers big-endian:
  *
  *	request:  u32 len | u64 id | host (len - 8 bytes, no NUL)
- *	answer:   u32 len | u64 id | i32 err | u32 n | n * (u8 family, 16 addr)
+ *	answer:   u32 len | u64 id | i32 err | u32 n | n * (u8 fam, 16 addr)
  *
  * The child is ours, but its answers are still length-checked: a frame
  * longer than RES_FRAME_MAX means the child is broken and is restarted.
@@ -32,14 +32,14 @@
 #define RES_FRAME_MAX	(4 + 8 + 4 + 4 + RES_MAX_ADDRS * RES_ADDR_REC)
 #define RES_REQ_MAX	(4 + 8 + RES_HOST_MAX)
 #define RES_CACHE_MAX	32
-#define RES_MAX_QUERIES	256	/* outstanding queries; more fail at once */
+#define RES_MAX_QUERIES	256	/* outstanding; more fail at once */
 #define RES_MAX_TRIES	2	/* a query survives one child death */
 
 struct res_query {
 	struct res_query *next;
 	struct resolver *res;
 	uint64_t id;
-	uint64_t task;		/* the deadline, or the delivery when ready */
+	uint64_t task;		/* the deadline, or the delivery */
 	res_fn *fn;
 	void *ctx;
 	uint16_t port;

@@ -143,7 +143,10 @@ fake_pump(struct fake_http_conn *hc)
 	memset(fill, 'x', sizeof(fill));
 	while (hc->c != NULL && hc->stream > 0 &&
 	    rs_conn_is_flushed(hc->c)) {
-		size_t n = hc->stream < sizeof(fill) ? hc->stream : sizeof(fill);
+		size_t n = sizeof(fill);
+
+		if (hc->stream < n)
+			n = (size_t)hc->stream;
 
 		hc->stream -= n;
 		rs_write(hc->c, fill, n);

@@ -302,7 +302,8 @@ serve(void *ctx, struct fake_http_conn *hc, const char *path)
 			return;
 		}
 		snprintf(buf, sizeof(buf), "HTTP/1.1 302 Found\r\nLocation: "
-		    "http://127.0.0.1:%d/final?x=1\r\nContent-Length: 0\r\n\r\n",
+		    "http://127.0.0.1:%d/final?x=1\r\n"
+		    "Content-Length: 0\r\n\r\n",
 		    s->port);
 		send_str(hc, buf);
 		fake_http_end(hc);
