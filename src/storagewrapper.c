@@ -127,6 +127,9 @@ apply_config(struct storagewrapper *sw, const struct sw_config *cfg)
 	sw->max_bufs = budget / sw->piece_len;
 	if (sw->max_bufs == 0)
 		sw->max_bufs = 1;
+	/* More buffers than pieces could never be used. */
+	if (sw->max_bufs > sw->npieces)
+		sw->max_bufs = sw->npieces;
 }
 
 struct storagewrapper *
@@ -147,7 +150,7 @@ sw_new(struct storage *st, const struct sha1 *hashes, uint32_t npieces,
 	sw->total = total_len;
 	sw->amount_left = total_len;
 	sw->amount_inactive = total_len;
-	apply_config(sw, cfg);
+	apply_config(sw, cfg);	/* after npieces and piece_len */
 	sw->max_blocks = num_blocks(sw, 0);
 	sw->hashes = xreallocarray(NULL, npieces, sizeof(*hashes));
 	memcpy(sw->hashes, hashes, (size_t)npieces * sizeof(*hashes));
