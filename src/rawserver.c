@@ -1292,12 +1292,17 @@ conn_dispatch(struct rawserver *rs, struct rs_conn *c, short rev)
 int
 rs_set_bind(struct rawserver *rs, const char *bind_addr)
 {
+	struct sockaddr_storage ss;
+	socklen_t len;
+
 	if (bind_addr == NULL || bind_addr[0] == '\0') {
 		rs->has_bind = false;
 		return 0;
 	}
-	if (parse_addr(bind_addr, 0, &rs->bind_ss, &rs->bind_len) < 0)
+	if (parse_addr(bind_addr, 0, &ss, &len) < 0)
 		return -EINVAL;
+	rs->bind_ss = ss;
+	rs->bind_len = len;
 	rs->has_bind = true;
 	return 0;
 }

@@ -811,6 +811,109 @@ test_write_file(void)
 }
 
 /*
+ * Writing before the connect completes, and the pread() fallback of
+ * rs_write_file: /proc/self/cmdline refuses sendfile() with EINVAL.  The
+ * first range waits in the queue on a dup() (its fd is closed at once);
+ * the second goes out from `flushed` through the write-through path.
+ */
+struct early {
+	struct rawserver *rs;
+	uint8_t cmd[4096];
+	size_t cmdlen;
+	uint8_t expect[16384], got[16384];
+	size_t expect_len, got_len;
+	int made, flushed;
+};
+
+static void
+early_add(struct early *e, const void *p, size_t n)
+{
+	memcpy(e->expect + e->expect_len, p, n);
+	e->expect_len += n;
+}
+
+static void
+early_made(void *ctx, struct rs_conn *c)
+{
+	struct early *e = ctx;
+
+	e->made++;
+	CHECK(!rs_conn_is_flushed(c));
+}
+
+static void
+early_flushed(void *ctx, struct rs_conn *c)
+{
+	struct early *e = ctx;
+	int fd = open("/proc/self/cmdline", O_RDONLY);
+
+	if (e->flushed++ > 0)
+		return;
+	rs_write_file(c, fd, 0, e->cmdlen);
+	close(fd);
+	rs_write(c, "end", 3);
+}
+
+static void
+early_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	struct early *e = ctx;
+
+	(void)c;
+	if (e->got_len + n <= sizeof(e->got))
+		memcpy(e->got + e->got_len, p, n);
+	e->got_len += n;
+	if (e->got_len >= e->expect_len)
+		rs_stop(e->rs);
+}
+
+static void
+test_write_early_and_fallback(void)
+{
+	static const struct rs_handler cli_h = { early_made, early_data,
+	    wf_srv_lost, early_flushed };
+	static const struct rs_handler srv_h = { NULL, early_data,
+	    wf_srv_lost, NULL };
+	struct rawserver *rs = new_rs_default();
+	struct early *e = calloc(1, sizeof(*e));
+	struct rs_conn *c;
+	int fd = open("/proc/self/cmdline", O_RDONLY);
+	ssize_t n = fd >= 0 ? pread(fd, e->cmd, sizeof(e->cmd), 0) : -1;
+	int port;
+
+	CHECK(n > 0);
+	if (n <= 0) {
+		free(e);
+		rs_free(rs);
+		return;
+	}
+	e->rs = rs;
+	e->cmdlen = (size_t)n;
+	CHECK_INT_EQ(rs_set_bind(rs, "bogus"), -EINVAL);
+	CHECK_OK(rs_set_bind(rs, "127.0.0.1"));
+	CHECK_INT_EQ(rs_set_bind(rs, "::x"), -EINVAL);	/* keeps 127.0.0.1 */
+	port = rs_listen(rs, "127.0.0.1", 0, 0, &srv_h, e, NULL);
+	c = connect_to(rs, AF_INET, port, &cli_h, e);
+	CHECK(c != NULL);
+	rs_write(c, "early", 5);
+	early_add(e, "early", 5);
+	rs_write_file(c, fd, 0, e->cmdlen);
+	early_add(e, e->cmd, e->cmdlen);
+	close(fd);
+	early_add(e, e->cmd, e->cmdlen);	/* sent from early_flushed */
+	early_add(e, "end", 3);
+	CHECK_INT_EQ(rs_conn_queued(c), 5 + e->cmdlen);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(e->made, 1);
+	CHECK(e->flushed >= 1);
+	CHECK_INT_EQ(e->got_len, e->expect_len);
+	CHECK(e->got_len == e->expect_len &&
+	    memcmp(e->got, e->expect, e->expect_len) == 0);
+	free(e);
+	rs_free(rs);
+}
+
+/*
  * Deferred close.  Three clients each get one byte in the same poll pass;
  * the first data callback closes all three clients and the server side of
  * one of them.  No other client data callback may follow, and every lost
@@ -1126,6 +1229,17 @@ test_connect_timeout(void)
 	CHECK_INT_EQ(f.made + f.lost, 4);
 	CHECK_INT_EQ(f.timeouts, f.lost);
 	CHECK(f.timeouts >= 1);
+	CHECK(mono_ms() - t0 >= 200);
+	rs_free(rs);
+
+	/* No connect timer: the idle scan ends the pending connect. */
+	rs = new_rs(200, 50, 0, 0);
+	f = (struct cf){ .rs = rs, .want = 1 };
+	t0 = mono_ms();
+	CHECK(connect_to(rs, AF_INET, port, &cf_h, &f) != NULL);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(f.made, 0);
+	CHECK_INT_EQ(f.timeouts, 1);
 	CHECK(mono_ms() - t0 >= 200);
 	close(fd);
 	rs_free(rs);
@@ -1690,7 +1804,8 @@ main(void)
 		printf("note: ::1 is not usable here; IPv6 cases skipped\n");
 	CHECK_RUN(test_timer_order, test_timer_ties, test_timer_cancel,
 	    test_timer_periodic_and_stop, test_listen_ports, test_echo_v4,
-	    test_echo_v6, test_write_file, test_deferred_close,
+	    test_echo_v6, test_write_file, test_write_early_and_fallback,
+	    test_deferred_close,
 	    test_close_in_made, test_connect_refused, test_connect_timeout,
 	    test_idle_timeout, test_max_conns, test_paused_hangup,
 	    test_many_conns, test_udp,
