@@ -1484,17 +1484,18 @@ listen_port(struct rawserver *rs, const struct sockaddr_storage *single,
 		v4 = *single;
 		set_port(&v4, port);
 		fd = listen_one(&v4, single_len);
-		if (fd < 0)
-			return fd;
-		fds[0] = fd;
-		return get_port(fd);
+	} else {
+		parse_addr("0.0.0.0", port, &v4, &(socklen_t){ 0 });
+		fd = listen_one(&v4, sizeof(struct sockaddr_in));
 	}
-	parse_addr("0.0.0.0", port, &v4, &(socklen_t){ 0 });
-	fd = listen_one(&v4, sizeof(struct sockaddr_in));
 	if (fd < 0)
 		return fd;
 	p = get_port(fd);
-	if (p < 0 || rs->no_v6) {
+	if (p < 0) {
+		close(fd);
+		return p;
+	}
+	if (single != NULL || rs->no_v6) {
 		fds[0] = fd;
 		return p;
 	}
