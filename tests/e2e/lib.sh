@@ -89,9 +89,11 @@ wait_for() {
 # A free TCP port on loopback (bash only: probe with /dev/tcp from a
 # random start; a port nobody answers on is taken as free).
 free_port() {
+	# Below the kernel's ephemeral range (32768 up), so an outgoing
+	# connection cannot hold the port on one address family.
 	local p
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % 22000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0

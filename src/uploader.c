@@ -1,0 +1,258 @@
+#include "uploader.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitfield.h"
+#include "connecter.h"
+#include "currentratemeasure.h"
+#include "encrypter.h"
+#include "log.h"
+#include "rawserver.h"
+#include "storagewrapper.h"
+#include "xmalloc.h"
+
+struct ul_req {
+	uint32_t i, begin, len;
+};
+
+struct uploader {
+	struct rawserver *rs;
+	struct storagewrapper *sw;
+	struct connecter *cn;
+	struct ul_config cfg;
+	struct crm measure;
+};
+
+/*
+ * The request queue is a ring of UL_MAX_QUEUE entries allocated with the
+ * upload, so a flood of requests costs nothing beyond it: requests past the
+ * cap are ignored, as libtorrent does.
+ */
+struct upload {
+	struct uploader *u;
+	struct cn_conn *c;
+	bool choked, interested;
+	struct ul_req *q;
+	size_t head, count;
+	struct crm measure;
+};
+
+static double
+ul_now(const struct uploader *u)
+{
+	return (double)rs_now_ms(u->rs) / 1000.0;
+}
+
+struct uploader *
+ul_new(struct rawserver *rs, struct storagewrapper *sw,
+    const struct ul_config *cfg)
+{
+	struct uploader *u = xcalloc(1, sizeof(*u));
+
+	u->rs = rs;
+	u->sw = sw;
+	u->cfg = *cfg;
+	crm_init(&u->measure, cfg->max_rate_period, cfg->fudge, ul_now(u));
+	return u;
+}
+
+void
+ul_free(struct uploader *u)
+{
+	free(u);
+}
+
+void
+ul_set_connecter(struct uploader *u, struct connecter *cn)
+{
+	u->cn = cn;
+}
+
+uint64_t
+ul_total(const struct uploader *u)
+{
+	return crm_total(&u->measure);
+}
+
+struct storagewrapper *
+ul_storage(const struct uploader *u)
+{
+	return u->sw;
+}
+
+double
+ul_rate(struct uploader *u)
+{
+	return crm_get_rate(&u->measure, ul_now(u));
+}
+
+struct upload *
+ul_upload_new(struct uploader *u, struct cn_conn *c)
+{
+	struct upload *up = xcalloc(1, sizeof(*up));
+	const struct bitfield *have = sw_have(u->sw);
+
+	up->u = u;
+	up->c = c;
+	up->choked = true;
+	up->q = xcalloc(UL_MAX_QUEUE, sizeof(*up->q));
+	crm_init(&up->measure, u->cfg.max_rate_period, u->cfg.fudge, ul_now(u));
+	if (bf_count(have) > 0) {
+		size_t len;
+		const uint8_t *bits = bf_to_wire(have, &len);
+
+		cn_send_bitfield(c, bits, len);
+	}
+	return up;
+}
+
+void
+ul_upload_free(struct upload *up)
+{
+	if (up == NULL)
+		return;
+	free(up->q);
+	free(up);
+}
+
+bool
+ul_got_interested(struct upload *up)
+{
+	bool changed = !up->interested;
+
+	up->interested = true;
+	return changed;
+}
+
+bool
+ul_got_not_interested(struct upload *up)
+{
+	bool changed = up->interested;
+
+	up->interested = false;
+	up->count = 0;
+	return changed;
+}
+
+int
+ul_got_request(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
+{
+	struct uploader *u = up->u;
+	struct ul_req *r;
+
+	if (len == 0 || len > u->cfg.max_slice_length)
+		return -EPROTO;
+	if ((uint64_t)begin + len > sw_piece_len(u->sw, i))
+		return -EPROTO;
+	/* We only ever advertise pieces we have, and never lose one. */
+	if (!sw_do_I_have(u->sw, i))
+		return -EPROTO;
+	/* Mainline drops requests from a choked or uninterested peer. */
+	if (up->choked || !up->interested || up->count >= UL_MAX_QUEUE)
+		return 0;
+	r = &up->q[(up->head + up->count) % UL_MAX_QUEUE];
+	r->i = i;
+	r->begin = begin;
+	r->len = len;
+	up->count++;
+	if (cn_conn_is_flushed(up->c) && cn_upload_allowed(u->cn))
+		ul_flushed(up);
+	return 0;
+}
+
+void
+ul_got_cancel(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
+{
+	size_t kept = 0;
+
+	for (size_t k = 0; k < up->count; k++) {
+		struct ul_req r = up->q[(up->head + k) % UL_MAX_QUEUE];
+
+		if (r.i == i && r.begin == begin && r.len == len)
+			continue;
+		up->q[(up->head + kept++) % UL_MAX_QUEUE] = r;
+	}
+	up->count = kept;
+}
+
+void
+ul_choke(struct upload *up)
+{
+	if (up->choked)
+		return;
+	up->choked = true;
+	up->count = 0;
+	cn_send_choke(up->c);
+}
+
+void
+ul_unchoke(struct upload *up)
+{
+	if (!up->choked)
+		return;
+	up->choked = false;
+	cn_send_unchoke(up->c);
+}
+
+bool
+ul_is_choked(const struct upload *up)
+{
+	return up->choked;
+}
+
+bool
+ul_is_interested(const struct upload *up)
+{
+	return up->interested;
+}
+
+double
+ul_upload_rate(struct upload *up)
+{
+	return crm_get_rate(&up->measure, ul_now(up->u));
+}
+
+uint64_t
+ul_upload_total(const struct upload *up)
+{
+	return crm_total(&up->measure);
+}
+
+bool
+ul_has_queries(const struct upload *up)
+{
+	return up->count > 0;
+}
+
+/*
+ * Mainline sent one block per flush.  We keep the socket's queue topped up
+ * to max_queued_bytes instead: with sendfile a block usually leaves at
+ * once, and one poll round per 16 KiB would cap throughput.
+ */
+void
+ul_flushed(struct upload *up)
+{
+	struct uploader *u = up->u;
+	struct rs_conn *rc = enc_conn_rs(cn_conn_enc(up->c));
+	double now = ul_now(u);
+
+	while (up->count > 0 && !up->choked && cn_upload_allowed(u->cn) &&
+	    !rs_conn_is_closing(rc) &&
+	    rs_conn_queued(rc) < u->cfg.max_queued_bytes) {
+		struct ul_req r = up->q[up->head];
+		int err;
+
+		up->head = (up->head + 1) % UL_MAX_QUEUE;
+		up->count--;
+		if ((err = cn_send_piece(up->c, r.i, r.begin, r.len)) < 0) {
+			log_warn("reading piece %u for upload: %s", r.i,
+			    strerror(-err));
+			cn_close(up->c);
+			return;
+		}
+		crm_update_rate(&up->measure, now, r.len);
+		crm_update_rate(&u->measure, now, r.len);
+	}
+}
