@@ -86,6 +86,9 @@ const uint8_t *enc_conn_id(const struct enc_conn *ec);
 bool enc_conn_is_local(const struct enc_conn *ec);	/* we dialed it */
 const char *enc_conn_name(const struct enc_conn *ec);
 size_t enc_num_conns(const struct encoder *enc);	/* handshaken */
+/* Whether a peer ever dialled us and completed a handshake (mainline's
+ * ever_got_incoming: then we are reachable and need fewer announces). */
+bool enc_ever_incoming(const struct encoder *enc);
 
 /* Bytes of framing state, for tests. */
 struct enc_stats {

@@ -22,6 +22,7 @@
 #include "piecepicker.h"
 #include "ratemeasure.h"
 #include "rawserver.h"
+#include "rerequester.h"
 #include "resolver.h"
 #include "sha.h"
 #include "storage.h"
@@ -31,6 +32,7 @@
 
 #define DL_CHOKE_MS 10000
 #define DL_REDIAL_MS 20000
+#define DL_STOP_MS 3000
 
 /* Everything one download owns; built in download_run(), torn down in
  * reverse order by download_close(). */
@@ -48,11 +50,13 @@ struct download {
 	struct downloader *dl;
 	struct connecter *cn;
 	struct encoder *enc;
+	struct rerequester *rr;
 	struct ratemeasure rm;
 	uint8_t peer_id[20];
 	int port;
 	int exit_code;
 	bool finished;
+	bool complete_at_start;
 	bool tty;
 	double display_interval;
 	uint64_t choke_task, display_task, redial_task;
@@ -209,6 +213,8 @@ download_finished(void *ctx)
 	download_display(d);
 	if (d->tty)
 		printf("\n");
+	if (d->rr != NULL && !d->complete_at_start)
+		rr_completed(d->rr);
 	printf("download complete: %s (%s) saved as %s\n", d->mi.name,
 	    fb_size_str(size, sizeof(size), d->mi.total_length), d->save_path);
 	fflush(stdout);
@@ -373,6 +379,115 @@ download_redial(void *arg)
 	d->redial_task = rs_add_task(d->rs, DL_REDIAL_MS, download_redial, d);
 }
 
+/* --- the tracker ----------------------------------------------------------- */
+
+static void
+download_tracker_peers(void *ctx, const struct btf_peer *peers, size_t n)
+{
+	struct download *d = ctx;
+
+	/* Seeders dial too: Transmission and rtorrent leechers never dial
+	 * a peer in 127/8 themselves (mainline dials either way). */
+	for (size_t i = 0; i < n; i++)
+		enc_start_connection(d->enc, (const struct sockaddr *)
+		    &peers[i].addr, peers[i].addrlen,
+		    peers[i].has_id ? peers[i].id : NULL);
+}
+
+static void
+download_tracker_stats(void *ctx, uint64_t *out_up, uint64_t *out_down,
+    uint64_t *out_left)
+{
+	struct download *d = ctx;
+
+	*out_up = ul_total(d->ul);
+	*out_down = dl_total(d->dl);
+	*out_left = sw_amount_left(d->sw);
+}
+
+static size_t
+download_tracker_conns(void *ctx)
+{
+	return cn_num_conns(((struct download *)ctx)->cn);
+}
+
+static bool
+download_tracker_incoming(void *ctx)
+{
+	return enc_ever_incoming(((struct download *)ctx)->enc);
+}
+
+static void
+download_tracker_error(void *ctx, const char *msg)
+{
+	char esc[LOG_ESC_LEN];
+
+	(void)ctx;
+	log_warn("%s", log_escape(esc, sizeof(esc), msg, strlen(msg)));
+}
+
+static const struct rr_callbacks download_rr_cb = {
+	download_tracker_peers, download_tracker_stats, download_tracker_conns,
+	download_tracker_incoming, download_tracker_error,
+};
+
+/* A torrent without a tracker is fine: peers come from --peer. */
+static void
+download_start_tracker(struct download *d)
+{
+	struct rr_config rc;
+	struct bt_err err = BT_ERR_INIT;
+	const struct pa_config *cfg = d->cfg;
+
+	if (d->mi.announce == NULL && d->mi.ntiers == 0)
+		return;
+	rr_config_init(&rc);
+	memcpy(rc.info_hash, d->mi.info_hash.b, 20);
+	memcpy(rc.peer_id, d->peer_id, 20);
+	rc.port = (uint16_t)d->port;
+	rc.ip = cfg->ip[0] != '\0' ? cfg->ip : NULL;
+	rc.seed = download_seed(d->peer_id) ^ 0x5bd1e995ULL;
+	rc.interval_ms = (uint32_t)(cfg->rerequest_interval * 1000);
+	rc.min_peers = cfg->min_peers;
+	rc.max_initiate = cfg->max_initiate;
+	rc.numwant = cfg->numwant;
+	rc.http_timeout_ms = (uint32_t)(cfg->http_timeout * 1000);
+	d->rr = rr_new(d->rs, d->res, &rc, d->mi.announce, d->mi.tiers,
+	    d->mi.ntiers, &download_rr_cb, d, &err);
+	if (d->rr == NULL) {
+		log_warn("tracker: %s", err.msg);
+		return;
+	}
+	rr_begin(d->rr);
+}
+
+static void
+download_tracker_stopped(void *ctx)
+{
+	struct download *d = ctx;
+
+	rr_free(d->rr);
+	d->rr = NULL;
+	rs_stop(d->rs);
+}
+
+/*
+ * Tell the tracker we are leaving (event=stopped), waiting at most a few
+ * seconds for its answer, so the swarm forgets us at once.
+ */
+static void
+download_stop_tracker(struct download *d)
+{
+	if (d->rr == NULL)
+		return;
+	rr_stop(d->rr, download_tracker_stopped, d, DL_STOP_MS);
+	rs_run(d->rs);
+	if (d->rr != NULL) {
+		rr_free(d->rr);
+		d->rr = NULL;
+	}
+}
+
 /* --- the wiring ------------------------------------------------------------- */
 
 static int
@@ -488,6 +603,7 @@ download_setup(struct download *d)
 	if ((r = download_check_existing(d)) != 0)
 		return r;
 	d->finished = sw_is_complete(d->sw);
+	d->complete_at_start = d->finished;
 	rm_init(&d->rm, sw_amount_left(d->sw));
 	download_make_peer_id(d->peer_id);
 	if ((d->rs = download_reactor(d->cfg)) == NULL) {
@@ -527,10 +643,15 @@ download_run(const struct pa_config *cfg)
 		d.redial_task = rs_add_task(d.rs, DL_REDIAL_MS, download_redial,
 		    &d);
 	d.choke_task = rs_add_task(d.rs, DL_CHOKE_MS, download_choke_round, &d);
+	download_start_tracker(&d);
 	download_display_task(&d);
 	sig = rs_run(d.rs);
 	if (d.tty)
 		printf("\n");
+	rs_cancel_task(d.rs, d.display_task);
+	rs_cancel_task(d.rs, d.choke_task);
+	rs_cancel_task(d.rs, d.redial_task);
+	download_stop_tracker(&d);
 	if (d.exit_code == 0 && sig > 0 && !d.finished) {
 		log_warn("interrupted before the download was complete");
 		d.exit_code = DOWNLOAD_EXIT_INTERRUPTED;

@@ -67,6 +67,7 @@ struct encoder {
 	struct sockaddr_storage *bans;
 	size_t nbans;
 	uint64_t keepalive_task;
+	bool ever_incoming;
 	struct enc_stats stats;
 };
 
@@ -417,6 +418,8 @@ enc_handshake_done(struct enc_conn *ec)
 
 	ec->complete = true;
 	enc->ncomplete++;
+	if (!ec->local)
+		enc->ever_incoming = true;
 	enc->stats.conns_made++;
 	enc_arm_keepalive(enc);
 	ec->uconn = enc->up->made(enc->ctx, ec);
@@ -487,14 +490,30 @@ enc_step(struct enc_conn *ec, const uint8_t *p)
 	return -EPROTO;
 }
 
+static const char *
+enc_err_str(int err)
+{
+	switch (err) {
+	case -ELOOP:
+		return "connected to ourselves";
+	case -EEXIST:
+		return "already connected to this peer id";
+	case -EMSGSIZE:
+		return "message longer than max_message_length";
+	case -ECONNREFUSED:
+		return "refused by the upper layer";
+	case -EPROTO:
+		return "protocol violation";
+	default:
+		return strerror(-err);
+	}
+}
+
 static void
 enc_drop(struct enc_conn *ec, int err)
 {
-	char why[64];
-
-	snprintf(why, sizeof(why), "%s", strerror(-err));
 	log_debug("%s: dropped in %s state: %s", rs_conn_name(ec->c),
-	    enc_state_str(ec->state), why);
+	    enc_state_str(ec->state), enc_err_str(err));
 	ec->enc->stats.conns_dropped++;
 	rs_close(ec->c);
 }
@@ -605,6 +624,12 @@ size_t
 enc_num_conns(const struct encoder *enc)
 {
 	return enc->ncomplete;
+}
+
+bool
+enc_ever_incoming(const struct encoder *enc)
+{
+	return enc->ever_incoming;
 }
 
 void
