@@ -96,4 +96,16 @@ struct enc_stats {
 };
 void enc_get_stats(const struct encoder *enc, struct enc_stats *out);
 
+/*
+ * Test-only (fuzzing): run the handshake and framing state machine of one
+ * outgoing connection over n bytes, delivered in pieces of `chunk` bytes
+ * (0: all at once), without a reactor.  upper->made and got_message are
+ * called as for a real peer, lost at the end if made accepted.  Returns 0,
+ * or the negative error that would have dropped the peer.
+ */
+int enc__feed_for_fuzz(const struct enc_config *cfg,
+    const uint8_t info_hash[20], const uint8_t my_id[20],
+    const struct enc_upper *upper, void *ctx, const uint8_t *p, size_t n,
+    size_t chunk);
+
 #endif

@@ -518,14 +518,17 @@ enc_drop(struct enc_conn *ec, int err)
 	rs_close(ec->c);
 }
 
-static void
-enc_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+/*
+ * Run the framing over n bytes; 0, or the error that drops the peer.  The
+ * fuzzing hook's connection has no rs_conn (c NULL) and never closes.
+ */
+static int
+enc_feed(struct enc_conn *ec, const uint8_t *p, size_t n)
 {
-	struct enc_conn *ec = ctx;
 	const uint8_t *unit;
 	int r;
 
-	while (n > 0 && !rs_conn_is_closing(c)) {
+	while (n > 0 && (ec->c == NULL || !rs_conn_is_closing(ec->c))) {
 		if (ec->have == 0 && n >= ec->need) {
 			unit = p;
 			p += ec->need;
@@ -548,11 +551,49 @@ enc_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
 			unit = ec->buf;
 			ec->have = 0;
 		}
-		if ((r = enc_step(ec, unit)) < 0) {
-			enc_drop(ec, r);
-			return;
-		}
+		if ((r = enc_step(ec, unit)) < 0)
+			return r;
 	}
+	return 0;
+}
+
+static void
+enc_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	struct enc_conn *ec = ctx;
+	int r;
+
+	(void)c;
+	if ((r = enc_feed(ec, p, n)) < 0)
+		enc_drop(ec, r);
+}
+
+int
+enc__feed_for_fuzz(const struct enc_config *cfg, const uint8_t info_hash[20],
+    const uint8_t my_id[20], const struct enc_upper *upper, void *ctx,
+    const uint8_t *p, size_t n, size_t chunk)
+{
+	struct enc_config c = *cfg;
+	struct encoder *enc;
+	struct enc_conn *ec;
+	size_t k;
+	int r = 0;
+
+	c.keepalive_ms = 0;		/* no reactor: no timers */
+	enc = enc_new(NULL, &c, info_hash, my_id, upper, ctx);
+	ec = enc_conn_new(enc, NULL, true);	/* local: sends nothing */
+	if (chunk == 0)
+		chunk = n;
+	for (; n > 0 && r == 0; p += k, n -= k) {
+		k = n < chunk ? n : chunk;
+		r = enc_feed(ec, p, k);
+	}
+	if (ec->uconn != NULL && upper->lost != NULL)
+		upper->lost(ctx, ec->uconn);
+	enc_unlink(ec);
+	enc_conn_free(ec);
+	free(enc);
+	return r;
 }
 
 void
