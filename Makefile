@@ -42,7 +42,7 @@ TEST_SRCS = $(sort $(wildcard tests/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(O)/tests/%)
 FAKE_SRCS = $(sort $(wildcard tests/fake_*.c))
 FAKE_OBJS = $(FAKE_SRCS:tests/%.c=$(O)/tests/%.o)
-E2E       = $(sort $(wildcard tests/e2e/*.sh))
+E2E       = $(filter-out tests/e2e/lib.sh,$(sort $(wildcard tests/e2e/*.sh)))
 MANS      = $(sort $(wildcard man/*.1))
 
 ifeq ($(V),1)
@@ -86,7 +86,8 @@ $(O)/tests/test_%: $(O)/tests/test_%.o $(FAKE_OBJS) $(LIB)
 # the real binaries on loopback.  Every test runs even after a failure; the
 # target fails if any did.  TESTS=bencode limits the unit run to one module,
 # E2E=tests/e2e/x.sh the end-to-end run to one script.
-check: unit e2e
+check: unit
+	@$(MAKE) --no-print-directory e2e
 
 unit: $(TEST_BINS)
 	@fail=0; for t in $(if $(TESTS),$(TESTS:%=$(O)/tests/test_%),$(TEST_BINS)); do \
