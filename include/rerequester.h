@@ -43,6 +43,11 @@ struct rerequester;
 #define RR_UDP_CONN_TTL_MS	60000	/* BEP 15 connection id life */
 #define RR_MAX_URL		4096
 
+/* BEP 15 actions. */
+#define RR_UDP_ACT_CONNECT	0
+#define RR_UDP_ACT_ANNOUNCE	1
+#define RR_UDP_ACT_ERROR	3
+
 /* Event numbers are BEP 15's. */
 enum rr_event {
 	RR_EVENT_NONE = 0,
@@ -164,5 +169,29 @@ uint64_t rr_clamp_interval_ms(int64_t secs);
 void rr_shuffle(size_t *order, size_t n, uint64_t *rng);
 /* Move order[pos] to the front, keeping the others in order (BEP 12). */
 void rr_promote(size_t *order, size_t n, size_t pos);
+
+/* One BEP 15 reply from a UDP tracker, parsed by rr_udp_parse(). */
+struct rr_udp_msg {
+	uint32_t action;		/* RR_UDP_ACT_*, any other number */
+	uint32_t tid;			/* transaction id */
+	uint64_t conn_id;		/* connect */
+	int64_t interval;		/* announce, seconds */
+	struct btf_peer *peers;		/* announce, port 0 skipped; owned */
+	size_t npeers;			/* at most BTF_MAX_PEERS */
+	size_t stray;			/* bytes after the last whole peer */
+	const uint8_t *text;		/* error message, borrowed from p */
+	size_t textlen;
+};
+
+/*
+ * Parse the n bytes of a UDP tracker datagram (v6: 18-byte compact peers,
+ * else 6).  Returns 0, or -EILSEQ when it is shorter than its action needs
+ * (err says "short udp connect reply"; action is UINT32_MAX when n < 8).
+ * Unknown actions parse as the bare header.  Release with
+ * rr_udp_msg_release() either way.  Pure: no state, no logging.
+ */
+int rr_udp_parse(const uint8_t *p, size_t n, bool v6, struct rr_udp_msg *out,
+    struct bt_err *err);
+void rr_udp_msg_release(struct rr_udp_msg *m);
 
 #endif

@@ -20,9 +20,6 @@
 #include "xmalloc.h"
 
 #define RR_UDP_MAGIC		UINT64_C(0x41727101980)
-#define RR_UDP_ACT_CONNECT	0
-#define RR_UDP_ACT_ANNOUNCE	1
-#define RR_UDP_ACT_ERROR	3
 #define RR_UDP_ANNOUNCE_LEN	98
 #define RR_MAX_TRACKERID	256	/* longer tracker ids are ignored */
 #define RR_MSG_LEN		(LOG_ESC_LEN + 64)
@@ -916,15 +913,13 @@ rr_same_addr(const struct sockaddr *a, socklen_t alen,
 
 /* Announce reply: interval, leechers, seeders, then compact peers. */
 static void
-rr_udp_announced(struct rerequester *rr, const uint8_t *p, size_t n)
+rr_udp_peers(struct rr_udp_msg *m, const uint8_t *p, size_t n, bool v6)
 {
-	bool v6 = rr->uaddr.ss_family == AF_INET6;
 	size_t each = v6 ? 18 : 6, count = (n - 20) / each, k = 0;
 	struct btf_peer *peers;
 
-	if ((n - 20) % each != 0)
-		log_info("udp tracker: %zu stray bytes after the peers",
-		    (n - 20) % each);
+	m->interval = (int64_t)be32_get(p + 8);
+	m->stray = (n - 20) % each;
 	if (count > BTF_MAX_PEERS)
 		count = BTF_MAX_PEERS;
 	peers = xcalloc(count + 1, sizeof(*peers));
@@ -950,44 +945,89 @@ rr_udp_announced(struct rerequester *rr, const uint8_t *p, size_t n)
 		pe->addrlen = res_addrlen(&pe->addr);
 		k++;
 	}
-	rr_tracker_ok(rr, (int64_t)be32_get(p + 8), -1, peers, k);
-	free(peers);
+	m->peers = peers;
+	m->npeers = k;
+}
+
+int
+rr_udp_parse(const uint8_t *p, size_t n, bool v6, struct rr_udp_msg *out,
+    struct bt_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->action = UINT32_MAX;
+	if (n < 8)
+		return bt_err_set(err, -EILSEQ, "short udp reply");
+	out->action = be32_get(p);
+	out->tid = be32_get(p + 4);
+	switch (out->action) {
+	case RR_UDP_ACT_CONNECT:
+		if (n < 16)
+			return bt_err_set(err, -EILSEQ,
+			    "short udp connect reply");
+		out->conn_id = be64_get(p + 8);
+		break;
+	case RR_UDP_ACT_ANNOUNCE:
+		if (n < 20)
+			return bt_err_set(err, -EILSEQ,
+			    "short udp announce reply");
+		rr_udp_peers(out, p, n, v6);
+		break;
+	case RR_UDP_ACT_ERROR:
+		out->text = p + 8;
+		out->textlen = n - 8;
+		break;
+	}
+	return 0;
+}
+
+void
+rr_udp_msg_release(struct rr_udp_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->peers);
+	memset(m, 0, sizeof(*m));
 }
 
 /* A reply with our transaction id, for the state we are in. */
 static void
-rr_udp_reply(struct rerequester *rr, uint32_t action, const uint8_t *p,
-    size_t n)
+rr_udp_reply(struct rerequester *rr, const struct rr_udp_msg *m, int rc,
+    const struct bt_err *e)
 {
 	struct rr_tracker *t = rr_current(rr);
 	char msg[RR_MSG_LEN];
 
-	if (action == RR_UDP_ACT_ERROR) {
-		rr_msg(msg, "rejected by tracker", p + 8, n - 8);
+	if (m->action == RR_UDP_ACT_ERROR) {
+		rr_msg(msg, "rejected by tracker", m->text, m->textlen);
 		rr_tracker_failed(rr, msg);
 	} else if (rr->ustate == RR_UDP_CONNECT &&
-	    action == RR_UDP_ACT_CONNECT) {
-		if (n < 16) {
-			rr_tracker_failed(rr, "bad data from tracker - "
-			    "short udp connect reply");
+	    m->action == RR_UDP_ACT_CONNECT) {
+		if (rc < 0) {
+			snprintf(msg, sizeof(msg), "bad data from tracker - "
+			    "%s", e->msg);
+			rr_tracker_failed(rr, msg);
 			return;
 		}
-		t->conn_id = be64_get(p + 8);
+		t->conn_id = m->conn_id;
 		t->has_conn = true;
 		t->conn_expires = rs_now_ms(rr->rs) + RR_UDP_CONN_TTL_MS;
 		rs_cancel_task(rr->rs, rr->utimer);
 		rr_udp_enter(rr, RR_UDP_ANNOUNCE);
 	} else if (rr->ustate == RR_UDP_ANNOUNCE &&
-	    action == RR_UDP_ACT_ANNOUNCE) {
-		if (n < 20) {
-			rr_tracker_failed(rr, "bad data from tracker - "
-			    "short udp announce reply");
+	    m->action == RR_UDP_ACT_ANNOUNCE) {
+		if (rc < 0) {
+			snprintf(msg, sizeof(msg), "bad data from tracker - "
+			    "%s", e->msg);
+			rr_tracker_failed(rr, msg);
 			return;
 		}
-		rr_udp_announced(rr, p, n);
+		if (m->stray != 0)
+			log_info("udp tracker: %zu stray bytes after the peers",
+			    m->stray);
+		rr_tracker_ok(rr, m->interval, -1, m->peers, m->npeers);
 	} else {
 		log_debug("udp tracker: unexpected action %" PRIu32
-		    ", ignored", action);
+		    ", ignored", m->action);
 	}
 }
 
@@ -996,6 +1036,9 @@ rr_udp_recv(void *ctx, struct rs_udp *u, const struct sockaddr *from,
     socklen_t fromlen, const uint8_t *p, size_t n)
 {
 	struct rerequester *rr = ctx;
+	struct bt_err e = BT_ERR_INIT;
+	struct rr_udp_msg m;
+	int rc;
 
 	(void)u;
 	if ((rr->ustate != RR_UDP_CONNECT && rr->ustate != RR_UDP_ANNOUNCE) ||
@@ -1011,7 +1054,9 @@ rr_udp_recv(void *ctx, struct rs_udp *u, const struct sockaddr *from,
 		log_debug("udp tracker: wrong transaction id, ignored");
 		return;
 	}
-	rr_udp_reply(rr, be32_get(p), p, n);
+	rc = rr_udp_parse(p, n, rr->uaddr.ss_family == AF_INET6, &m, &e);
+	rr_udp_reply(rr, &m, rc, &e);
+	rr_udp_msg_release(&m);
 }
 
 /* Prefer IPv4: it is what most UDP trackers answer on. */
