@@ -13,12 +13,15 @@
  *
  * Safety.  Every relative path must be '/'-separated components that are
  * neither empty, "." nor "..", and not absolute (btformats checks this too;
- * we check again).  Below `path`, no symbolic link is ever followed: at
- * start-up each directory is walked with openat(O_NOFOLLOW | O_DIRECTORY)
- * and each file is checked with fstatat(AT_SYMLINK_NOFOLLOW), and later
- * opens use O_NOFOLLOW on the file itself, relative to a directory fd held
- * open for `path`.  `path` itself and its parents may be symlinks: that is
- * the user's choice.
+ * we check again).  Below `path`, no symbolic link is ever followed, at
+ * start-up or later: at start-up each directory is walked (and created)
+ * with mkdirat and openat(O_NOFOLLOW | O_DIRECTORY) and each file checked
+ * with fstatat(AT_SYMLINK_NOFOLLOW); every later open is relative to a
+ * directory fd held open for `path`, with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) where the kernel has it and otherwise the same
+ * O_NOFOLLOW walk, so a directory swapped for a symlink while we run is
+ * refused too (-ELOOP).  `path` itself and its parents may be symlinks:
+ * that is the user's choice.
  *
  * File descriptors come from a bounded LRU pool (max_open_files, mainline
  * 4.x FilePool), so a torrent of 100,000 files needs at most that many fds.
@@ -48,9 +51,10 @@ struct st_file {
 
 struct st_config {
 	int max_open_files;	/* <= 0 means ST_DEFAULT_MAX_OPEN_FILES */
+	bool no_openat2;	/* always walk, as without openat2 (tests) */
 };
 
-#define ST_CONFIG_INIT { ST_DEFAULT_MAX_OPEN_FILES }
+#define ST_CONFIG_INIT { ST_DEFAULT_MAX_OPEN_FILES, false }
 
 /*
  * Set up (create, size) the files and return the storage, or NULL with err

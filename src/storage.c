@@ -1,7 +1,12 @@
+#define _DEFAULT_SOURCE	/* syscall(), for openat2 on Linux */
+
 #include "storage.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +18,13 @@
 #include "bterr.h"
 #include "log.h"
 #include "xmalloc.h"
+
+#if defined(SYS_openat2) && defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#define ST_HAVE_OPENAT2 1
+#endif
+#endif
 
 /* Torrent offsets are 64-bit; a 32-bit off_t would silently wrap. */
 _Static_assert(sizeof(off_t) >= 8, "build with a 64-bit off_t");
@@ -46,6 +58,7 @@ struct storage {
 	size_t ndirty;
 	bool readonly;
 	bool sequential;
+	bool beneath;		/* openat2(RESOLVE_BENEATH) works here */
 };
 
 /* Last directory walked at start-up: files are usually grouped by dir. */
@@ -73,6 +86,9 @@ ent_err(const struct storage *st, size_t k, int code, struct bt_err *err)
 	if (code == -ELOOP)
 		return bt_err_set(err, code,
 		    "%s: a symbolic link in the download, not followed", name);
+	if (code == -EXDEV)
+		return bt_err_set(err, code,
+		    "%s: path leaves the download directory", name);
 	return bt_err_set(err, code, "%s: %s", name, strerror(-code));
 }
 
@@ -255,31 +271,48 @@ open_root(struct storage *st, const char *path, struct bt_err *err)
 	return r;
 }
 
+/* Why openat(O_NOFOLLOW | O_DIRECTORY) of comp failed: a symlink is ELOOP. */
+static int
+dir_open_errno(int fd, const char *comp, int e)
+{
+	struct stat sb;
+
+	if (e == ENOTDIR && fstatat(fd, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(sb.st_mode))
+		return -ELOOP;
+	return -e;
+}
+
 /*
- * Create (or find) each component of dirs below rootfd, refusing symlinks,
- * and return an fd for the last one in *out_fd.
+ * Find (and with create, make) each component of dirs below rootfd,
+ * refusing symlinks, and return an fd for the last one in *out_fd.  dirs is
+ * cut at each '/' while walking and restored.
  */
 static int
-walk_dirs(int rootfd, char *dirs, int *out_fd)
+walk_dirs(int rootfd, char *dirs, bool create, int *out_fd)
 {
-	int fd = rootfd, nfd, e;
+	int fd = rootfd, nfd, r;
 	char *comp = dirs, *slash;
 
 	for (;;) {
 		slash = strchr(comp, '/');
 		if (slash != NULL)
 			*slash = '\0';
+		r = 0;
+		if (create && mkdirat(fd, comp, 0777) == -1 && errno != EEXIST)
+			r = -errno;
 		nfd = -1;
-		if (mkdirat(fd, comp, 0777) == 0 || errno == EEXIST)
+		if (r == 0)
 			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
-		e = errno;
+		if (r == 0 && nfd == -1)
+			r = dir_open_errno(fd, comp, errno);
 		if (fd != rootfd)
 			close(fd);
 		if (slash != NULL)
 			*slash = '/';
-		if (nfd == -1)
-			return e == ENOTDIR ? -ENOTDIR : -e;
+		if (r < 0)
+			return r;
 		fd = nfd;
 		if (slash == NULL)
 			break;
@@ -287,6 +320,84 @@ walk_dirs(int rootfd, char *dirs, int *out_fd)
 	}
 	*out_fd = fd;
 	return 0;
+}
+
+/*
+ * openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: one call in which the
+ * kernel refuses every symlink on the way (ELOOP) and any escape from dirfd
+ * (EXDEV).  -1 with errno ENOSYS where there is no openat2.  EAGAIN means
+ * a rename raced the lookup: try again.
+ */
+static int
+open_beneath(int dirfd, const char *rel, int flags)
+{
+#ifdef ST_HAVE_OPENAT2
+	struct open_how how;
+	int fd, tries = 0;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS;
+	do {
+		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	} while (fd == -1 && (errno == EINTR ||
+	    (errno == EAGAIN && ++tries < 16)));
+	return fd;
+#else
+	(void)dirfd;
+	(void)rel;
+	(void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* The same as open_beneath, by hand: walk the directories, then the file. */
+static int
+walk_open(int dirfd, const char *rel, int flags)
+{
+	char *dirs = xstrdup(rel);
+	char *slash = strrchr(dirs, '/');
+	const char *name = dirs;
+	int dfd = dirfd, fd = -1, r = 0;
+
+	if (slash != NULL) {
+		*slash = '\0';
+		name = slash + 1;
+		r = walk_dirs(dirfd, dirs, false, &dfd);
+	}
+	if (r == 0) {
+		fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+		r = fd == -1 ? -errno : 0;
+		if (dfd != dirfd)
+			close(dfd);
+	}
+	free(dirs);
+	if (r < 0)
+		errno = -r;
+	return fd;
+}
+
+/*
+ * Use openat2 when a harmless probe shows that it works: the kernel may
+ * predate it (ENOSYS) or a seccomp filter may refuse it (EPERM).
+ */
+static void
+probe_beneath(struct storage *st, const struct st_config *cfg)
+{
+	int fd;
+
+	if (cfg != NULL && cfg->no_openat2)
+		return;
+	fd = open_beneath(st->dirfd, ".", O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		close(fd);
+		st->beneath = true;
+	} else {
+		log_debug("openat2: %s; opening files by a walk instead",
+		    strerror(errno));
+	}
 }
 
 /* The directory fd and the basename for rel, walking only on a new dir. */
@@ -313,7 +424,7 @@ parent_fd(struct storage *st, struct dir_cache *dc, const char *rel,
 	free(dc->dir);
 	dc->fd = -1;
 	dc->dir = xmemdup(rel, n);
-	r = walk_dirs(st->dirfd, dc->dir, &fd);
+	r = walk_dirs(st->dirfd, dc->dir, true, &fd);
 	if (r < 0) {
 		free(dc->dir);
 		dc->dir = NULL;
@@ -401,8 +512,10 @@ st_new(const char *path, const struct st_file *files, size_t nfiles,
 		return NULL;
 	st = st_alloc(files, nfiles, single_file, cfg);
 	r = open_root(st, path, err);
-	if (r == 0)
+	if (r == 0) {
+		probe_beneath(st, cfg);
 		r = prepare_all(st, err);
+	}
 	if (r < 0) {
 		st_free(st);
 		return NULL;
@@ -468,14 +581,20 @@ st_num_files(const struct storage *st)
 	return st->nfiles;
 }
 
-/* openat below dirfd; when out of fds, give back pool fds and retry. */
+/*
+ * Open rel below dirfd without following any symlink; when out of fds,
+ * give back pool fds and retry.
+ */
 static int
 open_rel(struct storage *st, const char *rel, int flags)
 {
 	int fd;
 
 	for (;;) {
-		fd = openat(st->dirfd, rel, flags | O_NOFOLLOW | O_CLOEXEC);
+		if (st->beneath)
+			fd = open_beneath(st->dirfd, rel, flags);
+		else
+			fd = walk_open(st->dirfd, rel, flags);
 		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) ||
 		    st->nopen == 0)
 			return fd;

@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -417,6 +419,130 @@ test_symlinks_refused(void)
 	CHECK_INT_EQ(file_size(tpath(p, sizeof(p), "a.bin")), -1);
 }
 
+/* Entries in dir other than "." and "..", or -1 if it cannot be read. */
+static int
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A directory inside the download replaced by a symlink to a directory
+ * outside it, before start: st_new refuses, and nothing appears outside.
+ */
+static void
+planted_before_start(bool walk)
+{
+	static const struct st_file f[] = {
+		{ "top.bin", 10 }, { "a/b/c.bin", 10 },
+	};
+	struct st_config cfg = ST_CONFIG_INIT;
+	char dir[128], p[192], out[128], name[32];
+	struct bt_err err = BT_ERR_INIT;
+
+	cfg.no_openat2 = walk;
+	snprintf(name, sizeof(name), "planted%d", walk);
+	tpath(dir, sizeof(dir), name);
+	snprintf(name, sizeof(name), "outside%d", walk);
+	tpath(out, sizeof(out), name);
+	CHECK_OK(mkdir(out, 0777));
+	snprintf(p, sizeof(p), "%s/a", dir);
+	CHECK_OK(mkdir(dir, 0777));
+	CHECK_OK(mkdir(p, 0777));
+	snprintf(p, sizeof(p), "%s/a/b", dir);
+	CHECK_OK(symlink(out, p));
+	CHECK(st_new(dir, f, 2, false, &cfg, &err) == NULL);
+	CHECK_INT_EQ(err.code, -ELOOP);
+	CHECK(strstr(err.msg, "a/b/c.bin: a symbolic link") != NULL);
+	CHECK_INT_EQ(count_entries(out), 0);
+	/* The symlink as the first component, and a relative one. */
+	CHECK_OK(unlink(p));
+	snprintf(p, sizeof(p), "%s/a", dir);
+	CHECK_OK(rmdir(p));
+	CHECK_OK(symlink(walk ? "../outside1" : "../outside0", p));
+	CHECK(st_new(dir, f, 2, false, &cfg, &err) == NULL);
+	CHECK_INT_EQ(err.code, -ELOOP);
+	CHECK_INT_EQ(count_entries(out), 0);
+}
+
+/*
+ * The same swap made while the storage is open, after start-up: the next
+ * open of a file below the swapped directory must fail with ELOOP and
+ * neither read nor write the file the symlink leads to.  max_open_files 1
+ * forces that reopen.
+ */
+static void
+swapped_after_start(bool walk)
+{
+	static const struct st_file f[] = {
+		{ "sub/deep/a.bin", 100 }, { "b.bin", 100 },
+	};
+	struct st_config cfg = ST_CONFIG_INIT;
+	char dir[128], p[192], q[192], out[128], name[32];
+	uint8_t buf[100], got[100];
+	struct bt_err err = BT_ERR_INIT;
+	struct storage *st;
+
+	cfg.no_openat2 = walk;
+	cfg.max_open_files = 1;
+	snprintf(name, sizeof(name), "swap%d", walk);
+	tpath(dir, sizeof(dir), name);
+	snprintf(name, sizeof(name), "swapout%d", walk);
+	tpath(out, sizeof(out), name);
+	CHECK_OK(mkdir(out, 0777));
+	snprintf(p, sizeof(p), "%s/deep", out);
+	CHECK_OK(mkdir(p, 0777));
+	memset(buf, 'P', sizeof(buf));
+	snprintf(p, sizeof(p), "%s/deep/a.bin", out);
+	write_file(p, buf, sizeof(buf));
+	st = st_new(dir, f, 2, false, &cfg, &err);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	memset(buf, 'x', sizeof(buf));
+	CHECK_OK(st_write(st, 0, buf, 100, &err));
+	CHECK_OK(st_write(st, 100, buf, 100, &err));	/* evicts a.bin */
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	snprintf(q, sizeof(q), "%s/sub.real", dir);
+	CHECK_OK(rename(p, q));
+	CHECK_OK(symlink(out, p));
+	CHECK_INT_EQ(st_write(st, 0, buf, 100, &err), -ELOOP);
+	CHECK(strstr(err.msg, "sub/deep/a.bin: a symbolic link") != NULL);
+	CHECK_INT_EQ(st_read(st, 0, got, 100, &err), -ELOOP);
+	/* The file itself swapped for a symlink is refused the same way. */
+	CHECK_OK(unlink(p));
+	CHECK_OK(rename(q, p));
+	snprintf(p, sizeof(p), "%s/sub/deep/a.bin", dir);
+	CHECK_OK(unlink(p));
+	snprintf(q, sizeof(q), "%s/deep/a.bin", out);
+	CHECK_OK(symlink(q, p));
+	CHECK_INT_EQ(st_write(st, 0, buf, 100, &err), -ELOOP);
+	st_free(st);
+	CHECK_INT_EQ(read_file(q, got, sizeof(got)), 100);
+	memset(buf, 'P', sizeof(buf));
+	CHECK_MEM_EQ(got, buf, 100);
+	CHECK_INT_EQ(count_entries(out), 1);
+}
+
+static void
+test_planted_symlinks(void)
+{
+	planted_before_start(false);
+	planted_before_start(true);
+	swapped_after_start(false);
+	swapped_after_start(true);
+}
+
 static void
 test_readonly(void)
 {
@@ -483,5 +609,5 @@ main(void)
 	CHECK_RUN(test_multi_spanning, test_bounds_and_map, test_fd_pool,
 	    test_single_file, test_partial_existing, test_bad_paths,
 	    test_unwritable_path, test_write_errors, test_symlinks_refused,
-	    test_readonly);
+	    test_planted_symlinks, test_readonly);
 }
