@@ -89,6 +89,9 @@ bool cn_upload_allowed(const struct connecter *cn);
 void cn_note_uploaded(struct connecter *cn, size_t n);
 void cn_note_downloaded(struct connecter *cn, size_t n);
 bool cn_conn_is_flushed(const struct cn_conn *c);
+/* Bytes waiting in the connection's output queue. */
+size_t cn_conn_queued(const struct cn_conn *c);
+bool cn_conn_is_closing(const struct cn_conn *c);
 
 /* Message parsing, separated from the routing for tests and fuzzing. */
 struct cn_parsed {

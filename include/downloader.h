@@ -21,6 +21,7 @@ struct dl_peer;
 
 #define DL_MAX_BACKLOG 256	/* requests outstanding per peer at most */
 #define DL_STRIKES 3		/* failed pieces before a peer is banned */
+#define DL_MAX_UNEXPECTED 8	/* unasked-for blocks tolerated per peer */
 
 struct dl_config {
 	uint32_t backlog;		/* request_backlog: the floor, 5 */

@@ -584,6 +584,18 @@ cn_conn_is_flushed(const struct cn_conn *c)
 }
 
 size_t
+cn_conn_queued(const struct cn_conn *c)
+{
+	return rs_conn_queued(enc_conn_rs(c->ec));
+}
+
+bool
+cn_conn_is_closing(const struct cn_conn *c)
+{
+	return rs_conn_is_closing(enc_conn_rs(c->ec));
+}
+
+size_t
 cn_num_conns(const struct connecter *cn)
 {
 	return cn->nconns;

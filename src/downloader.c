@@ -16,7 +16,6 @@
 #include "xmalloc.h"
 
 #define DL_CANCEL_RING 256	/* blocks we stopped waiting for, per peer */
-#define DL_MAX_UNEXPECTED 8	/* unasked-for blocks tolerated per peer */
 #define DL_MAX_CONTRIB 64	/* unverified pieces a peer sent data for */
 #define DL_BLOCK 16384.0
 

@@ -7,7 +7,6 @@
 #include "bitfield.h"
 #include "connecter.h"
 #include "currentratemeasure.h"
-#include "encrypter.h"
 #include "log.h"
 #include "rawserver.h"
 #include "storagewrapper.h"
@@ -235,12 +234,11 @@ void
 ul_flushed(struct upload *up)
 {
 	struct uploader *u = up->u;
-	struct rs_conn *rc = enc_conn_rs(cn_conn_enc(up->c));
 	double now = ul_now(u);
 
 	while (up->count > 0 && !up->choked && cn_upload_allowed(u->cn) &&
-	    !rs_conn_is_closing(rc) &&
-	    rs_conn_queued(rc) < u->cfg.max_queued_bytes) {
+	    !cn_conn_is_closing(up->c) &&
+	    cn_conn_queued(up->c) < u->cfg.max_queued_bytes) {
 		struct ul_req r = up->q[up->head];
 		int err;
 
