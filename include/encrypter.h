@@ -28,6 +28,9 @@ struct enc_conn;
 #define ENC_HANDSHAKE_LEN 68	/* 1 + 19 + 8 + 20 + 20 */
 #define ENC_ID_LEN 20
 #define ENC_MAX_SPARES 1000
+/* A connection must complete its handshake this soon after it is made
+ * (accepted, or our connect completed), or it is dropped. */
+#define ENC_HANDSHAKE_MS 20000
 
 /*
  * The layer above (the connecter).  made() returns the upper layer's

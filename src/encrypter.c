@@ -41,6 +41,7 @@ struct enc_conn {
 	bool id_expected;
 	bool complete;
 	bool local;
+	uint64_t hs_task;	/* handshake deadline, 0 when none */
 	struct enc_conn *prev, *next;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -161,6 +162,38 @@ enc_keepalive(void *arg)
 	enc_arm_keepalive(enc);
 }
 
+static void enc_drop(struct enc_conn *ec, int err);
+
+/*
+ * A connection that has not finished its handshake ENC_HANDSHAKE_MS after
+ * it was made is dropped: otherwise idle sockets (max_allow_in of them)
+ * would keep every real peer out until the 300 s idle timeout.
+ */
+static void
+enc_hs_timeout(void *arg)
+{
+	struct enc_conn *ec = arg;
+
+	ec->hs_task = 0;
+	if (!ec->complete && !rs_conn_is_closing(ec->c))
+		enc_drop(ec, -ETIMEDOUT);
+}
+
+static void
+enc_hs_arm(struct enc_conn *ec)
+{
+	ec->hs_task = rs_add_task(ec->enc->rs, ENC_HANDSHAKE_MS,
+	    enc_hs_timeout, ec);
+}
+
+static void
+enc_hs_disarm(struct enc_conn *ec)
+{
+	if (ec->hs_task != 0)
+		rs_cancel_task(ec->enc->rs, ec->hs_task);
+	ec->hs_task = 0;
+}
+
 static void
 enc_conn_free(struct enc_conn *ec)
 {
@@ -196,6 +229,7 @@ enc_free(struct encoder *enc)
 		/* Detach so the reactor's later lost() finds nothing of ours. */
 		rs_conn_set_handler(ec->c, &enc_listen_handler, NULL);
 		rs_close(ec->c);
+		enc_hs_disarm(ec);
 		enc_conn_free(ec);
 	}
 	if (enc->keepalive_task != 0)
@@ -341,7 +375,9 @@ enc_accepted(void *ctx, struct rs_conn *c)
 	if (enc_is_banned(enc, &ec->addr)) {
 		log_debug("%s: refused, banned", rs_conn_name(c));
 		rs_close(c);
+		return;
 	}
+	enc_hs_arm(ec);
 }
 
 static void
@@ -356,6 +392,7 @@ enc_connected(void *ctx, struct rs_conn *c)
 	 * once, and so do we.
 	 */
 	enc_send_handshake(ec);
+	enc_hs_arm(ec);
 }
 
 static void
@@ -389,6 +426,7 @@ enc_lost(void *ctx, struct rs_conn *c, int err)
 	    enc_state_str(ec->state), err == 0 ? "closed" : strerror(-err));
 	if (ec->complete)
 		enc->up->lost(enc->ctx, ec->uconn);
+	enc_hs_disarm(ec);
 	enc_unlink(ec);
 	enc_conn_free(ec);
 	enc_dial_spares(enc);
@@ -416,6 +454,7 @@ enc_handshake_done(struct enc_conn *ec)
 {
 	struct encoder *enc = ec->enc;
 
+	enc_hs_disarm(ec);
 	ec->complete = true;
 	enc->ncomplete++;
 	if (!ec->local)
@@ -504,6 +543,8 @@ enc_err_str(int err)
 		return "refused by the upper layer";
 	case -EPROTO:
 		return "protocol violation";
+	case -ETIMEDOUT:
+		return "no handshake in time";
 	default:
 		return strerror(-err);
 	}
