@@ -4,6 +4,7 @@
 #   make check      build and run every unit test, then the end-to-end tests
 #   make asan       the same under AddressSanitizer + UBSan (objects in build/asan)
 #   make demo       a seeder and a leecher on loopback, live progress, bytes checked
+#   make fuzz       libFuzzer targets into build/fuzz/ (run: bash fuzz/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -53,7 +54,7 @@ Q = @
 say = @printf '  %-6s %s\n'
 endif
 
-.PHONY: all check unit e2e asan demo bench install clean
+.PHONY: all check unit e2e asan demo bench install clean fuzz
 all: $(PROG_BINS)
 
 $(O)/%.o: src/%.c
@@ -105,6 +106,34 @@ asan:
 		SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		check
 
+# libFuzzer targets: each fuzz/fuzz_*.c linked with -fsanitize=fuzzer
+# against the library sources built again by clang with ASan, UBSan and
+# coverage (fuzzer-no-link), never against the programs' main().
+FUZZ_CC    ?= clang
+FUZZ_O      = build/fuzz
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude \
+	      $(CRYPTO_CFLAGS) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
+FUZZ_SRCS   = $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS   = $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_OBJS   = $(LIB_SRCS:src/%.c=$(FUZZ_O)/obj/%.o)
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_O)/obj/%.o: src/%.c
+	$(say) FUZZCC $@
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_O)/libbt.a: $(FUZZ_OBJS)
+	$(say) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_O)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_O)/libbt.a
+	$(say) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_O)/libbt.a $(LDLIBS)
+
 demo: all
 	@bash tests/demo.sh
 
@@ -119,6 +148,7 @@ install: all
 clean:
 	rm -rf build $(ALL_PROGS)
 
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 -include $(LIB_OBJS:.o=.d) $(PROGS:%=$(O)/%.d) $(TEST_SRCS:tests/%.c=$(O)/tests/%.d) $(FAKE_OBJS:.o=.d)
 
 .SECONDARY:
