@@ -490,6 +490,26 @@ download_stop_tracker(struct download *d)
 
 /* --- the wiring ------------------------------------------------------------- */
 
+/*
+ * The longest message a peer may send us: a piece carries at most the
+ * block we asked for (download_slice_size), a bitfield ceil(n/8) bytes, and
+ * everything else is shorter.  A longer length prefix drops the peer before
+ * anything is buffered, so a hostile peer cannot make us hold
+ * max_message_length (8 MiB, mainline's cap) per connection.
+ */
+static uint32_t
+download_max_message(const struct download *d)
+{
+	uint64_t need = 9 + d->cfg->download_slice_size;
+	uint64_t bf = 1 + (d->mi.npieces + 7) / 8;
+
+	if (bf > need)
+		need = bf;
+	if (need > d->cfg->max_message_length)
+		need = d->cfg->max_message_length;
+	return need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
+}
+
 static int
 download_wire(struct download *d)
 {
@@ -523,7 +543,7 @@ download_wire(struct download *d)
 	cnc.max_download_rate = cfg->max_download_rate;
 	d->cn = cn_new(d->rs, &cnc, d->ul, d->dl, d->ch);
 	ul_set_connecter(d->ul, d->cn);
-	ec.max_message_length = (uint32_t)cfg->max_message_length;
+	ec.max_message_length = download_max_message(d);
 	ec.keepalive_ms = (uint32_t)(cfg->keepalive_interval * 1000);
 	ec.max_initiate = cfg->max_initiate;
 	d->enc = enc_new(d->rs, &ec, d->mi.info_hash.b, d->peer_id,
