@@ -29,6 +29,9 @@ struct bt_err;
 #define BTF_MAX_FILES		1000000
 /* Peers kept from one announce reply; any beyond are ignored. */
 #define BTF_MAX_PEERS		10000
+/* Longest path component or name (NAME_MAX), and joined path (PATH_MAX-1). */
+#define BTF_MAX_COMPONENT	255
+#define BTF_MAX_PATH		4095
 /* Announce intervals above this (one year, seconds) are clamped to it. */
 #define BTF_MAX_INTERVAL	(365 * 24 * 3600)
 
@@ -52,7 +55,9 @@ struct btf_tier {
  * `name`.  A torrent of total length 0 is refused (it has no pieces and
  * nothing to transfer).  Optional keys (announce, announce-list, comment,
  * created by, creation date, info.private) may be absent, but when present
- * must have the right type, or the whole torrent is refused.
+ * must have the right type, or the whole torrent is refused.  A joined
+ * file path is at most BTF_MAX_PATH bytes.  A BEP 47 `attr` holding 'l'
+ * (symlink) refuses the torrent; other attributes are ignored.
  */
 struct btf_metainfo {
 	char *name;
@@ -140,9 +145,9 @@ int btf_parse_announce(const uint8_t *p, size_t n, struct btf_announce *out,
 void btf_announce_release(struct btf_announce *ann);
 
 /*
- * Check one path component or torrent name: not empty, ".", ".."; no '/',
- * '\\', NUL, control byte or Unicode bidi override (U+202A-202E,
- * U+2066-2069).  Returns NULL when safe, else a short reason ("is \"..\"",
+ * Check one path component or torrent name: not empty, ".", "..", nor
+ * longer than BTF_MAX_COMPONENT bytes; no '/', '\\', NUL, control byte or
+ * Unicode bidi override (U+202A-202E, U+2066-2069).  Returns NULL when safe, else a short reason ("is \"..\"",
  * "contains '/'") suitable after the key's name.
  */
 const char *btf_check_component(const uint8_t *p, size_t n);

@@ -106,6 +106,8 @@ btf_check_component(const uint8_t *p, size_t n)
 {
 	if (n == 0)
 		return "is empty";
+	if (n > BTF_MAX_COMPONENT)
+		return "is longer than 255 bytes";
 	if (n == 1 && p[0] == '.')
 		return "is \".\"";
 	if (n == 2 && p[0] == '.' && p[1] == '.')
@@ -188,6 +190,28 @@ btf_add_length(const struct be_node *len, const char *what,
 	return 0;
 }
 
+/*
+ * BEP 47 attributes: a symlink ('l') is refused, never created, since its
+ * target could point anywhere; the other flags are ignored.
+ */
+static int
+btf_attr(const struct be_node *d, const char *what, struct bt_err *err)
+{
+	const struct be_node *attr;
+	const uint8_t *p;
+	size_t len;
+	int r;
+
+	if ((r = btf_opt(d, "attr", BE_STR, what, &attr, err)) < 0 ||
+	    attr == NULL)
+		return r;
+	p = be_str(attr, &len);
+	if (memchr(p, 'l', len) != NULL)
+		return bt_err_set(err, -EINVAL,
+		    "%s: symlinks are not supported", what);
+	return 0;
+}
+
 static int
 btf_single(const struct be_node *length, struct btf_metainfo *mi,
     struct bt_err *err)
@@ -249,6 +273,10 @@ btf_file_path(const struct be_node *path, size_t fi, struct btf_file *f,
 		f->path[f->npath++] = str_dup(c);
 	}
 	btf_join(f);
+	if (strlen(f->relpath) > BTF_MAX_PATH)
+		return bt_err_set(err, -EINVAL,
+		    "info.files[%zu].path is longer than %d bytes", fi,
+		    BTF_MAX_PATH);
 	return 0;
 }
 
@@ -271,7 +299,10 @@ btf_file(const struct be_node *d, size_t fi, struct btf_metainfo *mi,
 	snprintf(what, sizeof(what), "info.files[%zu].path", fi);
 	if ((r = btf_req(d, "path", BE_LIST, what, &path, err)) < 0)
 		return r;
-	return btf_file_path(path, fi, &mi->files[fi], err);
+	if ((r = btf_file_path(path, fi, &mi->files[fi], err)) < 0)
+		return r;
+	snprintf(what, sizeof(what), "info.files[%zu].attr", fi);
+	return btf_attr(d, what, err);
 }
 
 /* Order paths component by component, so "a" sorts right before "a/...". */
@@ -370,6 +401,8 @@ btf_layout(const struct be_node *info, struct btf_metainfo *mi,
 	if (length == NULL && files == NULL)
 		return bt_err_set(err, -EINVAL,
 		    "info has neither length nor files");
+	if (length != NULL && (r = btf_attr(info, "info.attr", err)) < 0)
+		return r;
 	r = length != NULL ? btf_single(length, mi, err) :
 	    btf_multi(files, mi, err);
 	if (r == 0 && mi->total_length == 0)
