@@ -124,19 +124,26 @@ const struct sockaddr *rs_conn_addr(const struct rs_conn *c, socklen_t *out_len)
 const char *rs_conn_name(const struct rs_conn *c);
 
 /*
- * Queue bytes for sending (copied; sent at once when the socket allows,
- * the rest queued).  POLLOUT is armed only while the queue is non-empty.
- * A no-op on a closing connection.  Writes from several calls stay in order.
- * `flushed` fires only when a non-empty queue drains; a write the kernel
- * takes whole at once leaves the queue empty and fires nothing, so check
- * rs_conn_is_flushed() after writing.  A send error closes the connection
- * (deferred, with the error).  rs_close() discards what is still queued.
+ * Queue bytes for sending (copied).  Outside rs_run() they are sent at
+ * once as far as the socket allows.  Inside rs_run() (from a callback)
+ * they are deferred and sent, together with every other write of the
+ * callback, when it returns: so rs_conn_queued() counts them meanwhile.
+ * What the kernel does not take stays queued; POLLOUT is armed only while
+ * the queue is non-empty.  A no-op on a closing connection.  Writes from
+ * several calls stay in order.  `flushed` fires when a non-empty queue
+ * drains, deferred writes included; a write the kernel takes whole at
+ * once outside rs_run() fires nothing, so check rs_conn_is_flushed() after
+ * writing.  A send error closes the connection (deferred, with the
+ * error).  rs_close() sends deferred bytes it can at once, then discards
+ * what is still queued.
  */
 void rs_write(struct rs_conn *c, const void *p, size_t n);
 /*
  * Queue n bytes of file fd starting at off, sent with sendfile(2) after
- * anything already queued.  The fd is borrowed for the duration of the
- * call only: what cannot be sent at once is kept on a dup() of it.
+ * anything already queued.  Deferred bytes before it are sent first (with
+ * MSG_MORE), then the range at once, even inside rs_run().  The fd is
+ * borrowed for the duration of the call only: what cannot be sent at once
+ * is kept on a dup() of it.
  */
 void rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n);
 /* Bytes queued and not yet handed to the kernel. */
