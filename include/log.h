@@ -8,11 +8,12 @@
 #ifndef BT_LOG_H
 #define BT_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 enum log_level {
-	LOG_LEVEL_QUIET,	/* only fatal() */
+	LOG_LEVEL_QUIET,	/* only log_error() and fatal() */
 	LOG_LEVEL_WARN,
 	LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG,
@@ -25,7 +26,16 @@ void log_set_level(enum log_level level);
 enum log_level log_level(void);
 /* Where lines go; NULL means stderr.  Borrowed, not closed. */
 void log_set_stream(FILE *fp);
+/*
+ * Send lines to syslog(3) instead (facility LOG_DAEMON, the program name
+ * as ident, with the pid), at the priority of each function: LOG_ERR,
+ * LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_CRIT for fatal().  false goes back
+ * to the stream.
+ */
+void log_set_syslog(bool on);
 
+/* The one line that must be seen, even with LOG_LEVEL_QUIET. */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,11 +3,16 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 /* Set once in main(); the only mutable file-scope state besides signals. */
 static const char *log_progname = "bt";
 static enum log_level log_cur = LOG_LEVEL_WARN;
 static FILE *log_fp;
+static bool log_syslog;
+
+/* A line sent to syslog is cut to this many bytes. */
+#define LOG_SYSLOG_LEN 1024
 
 void
 log_set_prog(const char *prog)
@@ -41,43 +46,65 @@ log_set_stream(FILE *fp)
 	log_fp = fp;
 }
 
+void
+log_set_syslog(bool on)
+{
+	if (on && !log_syslog)
+		openlog(log_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!on && log_syslog)
+		closelog();
+	log_syslog = on;
+}
+
 static void
-log_vline(const char *fmt, va_list ap)
+log_vline(int prio, const char *fmt, va_list ap)
 {
 	FILE *fp = log_fp != NULL ? log_fp : stderr;
+	char line[LOG_SYSLOG_LEN];
 
+	if (log_syslog) {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		syslog(prio, "%s", line);
+		return;
+	}
 	fprintf(fp, "%s: ", log_progname);
 	vfprintf(fp, fmt, ap);
 	fputc('\n', fp);
 	fflush(fp);
 }
 
-#define LOG_AT(level)				\
+#define LOG_AT(level, prio)			\
 	do {					\
 		va_list ap;			\
 		if (log_cur < (level))		\
 			return;			\
 		va_start(ap, fmt);		\
-		log_vline(fmt, ap);		\
+		log_vline((prio), fmt, ap);	\
 		va_end(ap);			\
 	} while (0)
 
 void
+log_error(const char *fmt, ...)
+{
+	LOG_AT(LOG_LEVEL_QUIET, LOG_ERR);
+}
+
+void
 log_warn(const char *fmt, ...)
 {
-	LOG_AT(LOG_LEVEL_WARN);
+	LOG_AT(LOG_LEVEL_WARN, LOG_WARNING);
 }
 
 void
 log_info(const char *fmt, ...)
 {
-	LOG_AT(LOG_LEVEL_INFO);
+	LOG_AT(LOG_LEVEL_INFO, LOG_INFO);
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	LOG_AT(LOG_LEVEL_DEBUG);
+	LOG_AT(LOG_LEVEL_DEBUG, LOG_DEBUG);
 }
 
 void
@@ -86,7 +113,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline(fmt, ap);
+	log_vline(LOG_CRIT, fmt, ap);
 	va_end(ap);
 	abort();
 }
