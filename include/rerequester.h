@@ -161,6 +161,15 @@ size_t rr_quote(char *dst, size_t dstlen, const void *p, size_t n);
  */
 int rr_build_url(char *out, size_t outlen, const char *base,
     const struct rr_announce_args *a);
+/*
+ * An announce URL fit for a log line: the query (often a passkey) becomes
+ * "?***", the fragment is dropped, and so is any path segment of
+ * RR_MASK_SEGMENT or more letters and digits (a passkey in the path, as in
+ * /0123abcd.../announce), which becomes "***".  Bytes outside printable
+ * ASCII are escaped.  Always NUL-terminated in dstlen bytes; returns dst.
+ */
+#define RR_MASK_SEGMENT	16
+char *rr_mask_url(char *dst, size_t dstlen, const char *url);
 /* Back-off after `failures` (>= 1) failed rounds: min * 2^(f-1), capped. */
 uint64_t rr_backoff_ms(uint32_t min_ms, uint32_t max_ms, unsigned failures);
 /* A tracker's interval in seconds as milliseconds, clamped (see top). */

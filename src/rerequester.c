@@ -1,5 +1,6 @@
 #include "rerequester.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -450,6 +451,53 @@ rr_free(struct rerequester *rr)
 
 /* ---- Reporting ---- */
 
+/* A path segment of RR_MASK_SEGMENT or more letters and digits. */
+static bool
+rr_is_secret_segment(const char *p, size_t n)
+{
+	if (n < RR_MASK_SEGMENT)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]))
+			return false;
+	return true;
+}
+
+/* Append n bytes to out (RR_MAX_URL bytes, *o used), cutting what fails. */
+static void
+rr_mask_put(char *out, size_t *o, const char *p, size_t n)
+{
+	if (n > RR_MAX_URL - *o)
+		n = RR_MAX_URL - *o;
+	memcpy(out + *o, p, n);
+	*o += n;
+}
+
+char *
+rr_mask_url(char *dst, size_t dstlen, const char *url)
+{
+	char out[RR_MAX_URL];
+	size_t n = strcspn(url, "?#"), o = 0, seg;
+	const char *end = url + n, *p = strstr(url, "://");
+
+	/* "scheme://host" is kept; only path segments are masked. */
+	p = p != NULL && p < end ? p + 3 : url;
+	p += strcspn(p, "/?#");
+	rr_mask_put(out, &o, url, (size_t)(p - url));
+	while (p < end) {
+		rr_mask_put(out, &o, p++, 1);	/* the '/' */
+		seg = strcspn(p, "/?#");
+		if (rr_is_secret_segment(p, seg))
+			rr_mask_put(out, &o, "***", 3);
+		else
+			rr_mask_put(out, &o, p, seg);
+		p += seg;
+	}
+	if (url[n] == '?')
+		rr_mask_put(out, &o, "?***", 4);
+	return log_escape(dst, dstlen, out, o);
+}
+
 /*
  * Tell the user msg, unless it is what we last told about this tracker
  * (*last): a tracker that keeps failing the same way is reported once.
@@ -773,7 +821,7 @@ rr_http_start(struct rerequester *rr, struct rr_tracker *t)
 	hc.max_reply = rr->cfg.max_reply;
 	log_debug("announce%s%s to %s", a.event != RR_EVENT_NONE ? " " : "",
 	    a.event != RR_EVENT_NONE ? rr_event_name(a.event) : "",
-	    log_escape(esc, sizeof(esc), t->url, strlen(t->url)));
+	    rr_mask_url(esc, sizeof(esc), t->url));
 	rr->http = hg_get(rr->rs, rr->res, url, &hc, rr_http_done, rr);
 }
 

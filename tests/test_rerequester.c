@@ -53,6 +53,33 @@ fill_args(struct rr_announce_args *a)
 #define HASH_Q "%00%01%02%0A%1F%20A~%7F%80%FF-._%2F%3F%26%3D%25%2B"
 
 static void
+test_mask_url(void)
+{
+	char buf[256], tiny[12];
+
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf),
+	    "http://t.example:6969/announce?passkey=0123abcd&x=1"),
+	    "http://t.example:6969/announce?***");
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf),
+	    "https://t.example/0123456789abcdef0123/announce"),
+	    "https://t.example/***/announce");
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf),
+	    "http://t.example/announce.php#frag"),
+	    "http://t.example/announce.php");
+	/* The host is never masked; short segments stay. */
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf),
+	    "http://averyveryverylonghostname/a/b?"),
+	    "http://averyveryverylonghostname/a/b?***");
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf), "udp://t.example:80"),
+	    "udp://t.example:80");
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf), "/x?\x01"), "/x?***");
+	CHECK_STR_EQ(rr_mask_url(buf, sizeof(buf), "http://h/\x01"),
+	    "http://h/\\x01");
+	CHECK(strlen(rr_mask_url(tiny, sizeof(tiny),
+	    "http://t.example/announce?k=v")) < sizeof(tiny));
+}
+
+static void
 test_build_url(void)
 {
 	struct rr_announce_args a;
@@ -874,7 +901,7 @@ test_udp_bad(void)
 int
 main(void)
 {
-	CHECK_RUN(test_quote, test_build_url, test_backoff_and_clamp,
+	CHECK_RUN(test_quote, test_mask_url, test_build_url, test_backoff_and_clamp,
 	    test_shuffle_promote, test_http_ok, test_http_bodies,
 	    test_http_errors, test_http_https, test_warning_and_escaping,
 	    test_backoff_and_quiet_repeats, test_hostile_interval,
