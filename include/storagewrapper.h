@@ -14,8 +14,7 @@
  * buffer_budget; when it is used up, a partial piece "spills" to disk and
  * is hashed back from disk on completion (docs/architecture.md).
  *
- * Not thread-safe; sw_check_existing() may use a helper thread internally,
- * joined before it returns, and calls fn on the caller's thread.
+ * Not thread-safe, and uses no threads: everything runs on the caller's.
  */
 #ifndef BT_STORAGEWRAPPER_H
 #define BT_STORAGEWRAPPER_H
@@ -45,11 +44,9 @@ enum {
 struct sw_config {
 	uint32_t block_size;	/* 0: SW_DEFAULT_BLOCK_SIZE */
 	size_t buffer_budget;	/* 0: SW_DEFAULT_BUFFER_BUDGET; >= 1 piece */
-	bool check_inline;	/* hash on the calling thread only (tests) */
 };
 
-#define SW_CONFIG_INIT \
-	{ SW_DEFAULT_BLOCK_SIZE, SW_DEFAULT_BUFFER_BUDGET, false }
+#define SW_CONFIG_INIT { SW_DEFAULT_BLOCK_SIZE, SW_DEFAULT_BUFFER_BUDGET }
 
 /* Start-up check progress: done of total pieces examined. */
 typedef void sw_progress_fn(void *ctx, uint32_t done, uint32_t total);

@@ -1,8 +1,8 @@
 #include "storagewrapper.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +56,6 @@ struct storagewrapper {
 	size_t max_bufs;
 	struct sha1_ctx *sha;
 	uint8_t *scratch;		/* SW_SCRATCH_LEN, for spilled pieces */
-	bool check_inline;
 };
 
 static uint64_t
@@ -122,7 +121,6 @@ apply_config(struct storagewrapper *sw, const struct sw_config *cfg)
 		sw->block_size = cfg->block_size;
 	if (cfg != NULL && cfg->buffer_budget > 0)
 		budget = cfg->buffer_budget;
-	sw->check_inline = cfg != NULL && cfg->check_inline;
 	/* At least one piece, or nothing could ever be assembled in memory. */
 	sw->max_bufs = budget / sw->piece_len;
 	if (sw->max_bufs == 0)
@@ -601,198 +599,111 @@ sw_map_piece(struct storagewrapper *sw, uint32_t i, uint32_t begin,
 
 /* ---- the start-up hash check ----
  *
- * Reading from the page cache costs a memory copy, and on one core that
- * copy and SHA-1 add up: about 75% of `openssl speed -evp sha1` in our
- * measurements.  So the caller's thread reads chunks into a small ring of
- * buffers while one helper thread hashes them; the helper touches only the
- * ring, its own SHA-1 context and the `ok` bitfield, never the storage.
- * mmap() would avoid the copy but turns a disk read error into SIGBUS.
+ * One thread, as everywhere (docs/architecture.md, "Hashing on one
+ * thread").  Runs of candidate pieces are read in CHK_CHUNK steps into one
+ * reused, page-aligned buffer, and each chunk is hashed as soon as it is
+ * read, while it is still in the CPU's cache; pieces may straddle chunks.
+ * st_set_sequential() widens the kernel's readahead, and WILLNEED keeps
+ * the next CHK_AHEAD bytes queued for reading, so a cold disk reads while
+ * we hash.  mmap() would save the copy out of the page cache, but turns a
+ * read error into SIGBUS, and measured it gains too little for that.
  */
 
 #define CHK_CHUNK	(1u << 20)
-#define CHK_NSLOTS	4
-
-struct chk_slot {
-	uint8_t *buf;		/* CHK_CHUNK bytes, allocated on first use */
-	uint64_t off;		/* torrent offset of buf[0] */
-	size_t len;
-	bool full;		/* read, waiting to be hashed */
-};
+#define CHK_AHEAD	(8u << 20)
+#define CHK_HINT_FILES	4	/* files one hint may open, at most */
 
 struct checker {
 	struct storagewrapper *sw;
-	struct sha1_ctx *sha;	/* the hasher's */
-	struct bitfield ok;	/* pieces that matched; the hasher writes */
-	uint32_t hashed;	/* pieces hashed (under mu when threaded) */
-	uint32_t skipped;	/* pieces not worth reading (caller only) */
+	uint8_t *buf;		/* CHK_CHUNK bytes */
+	uint64_t hinted;	/* WILLNEED given up to this torrent offset */
+	uint32_t done;		/* pieces examined: hashed or skipped */
 	uint32_t reported;	/* last done value given to fn */
-	struct chk_slot slot[CHK_NSLOTS];
-	unsigned fill;		/* next slot to read into */
-	unsigned drain;		/* next slot to hash */
-	bool stop;		/* no more chunks will be published */
-	bool threaded;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* any slot or stop changed */
+	sw_progress_fn *fn;
+	void *ctx;
 };
 
-/* Hash one chunk of a run; pieces may straddle chunks.  Returns pieces done. */
-static uint32_t
-hash_chunk(struct checker *c, const struct chk_slot *s)
+static void
+report(struct checker *c)
 {
-	const struct storagewrapper *sw = c->sw;
-	uint64_t off = s->off;
+	if (c->fn != NULL && c->done != c->reported) {
+		c->reported = c->done;
+		c->fn(c->ctx, c->done, c->sw->npieces);
+	}
+}
+
+/*
+ * Queue [c->hinted, min(end, off + CHK_AHEAD)) for reading, once at least
+ * half a window is missing.  Hints are best effort: errors are ignored.
+ * Only a few files are opened per call, so that a window of many small
+ * files cannot churn the storage's fd pool.
+ */
+static void
+hint_ahead(struct checker *c, uint64_t off, uint64_t end)
+{
+	uint64_t stop = end - off < CHK_AHEAD ? end : off + CHK_AHEAD;
+	uint64_t fo;
+	size_t n;
+	int fd;
+
+	if (c->hinted < off)
+		c->hinted = off;
+	if (c->hinted >= stop || c->hinted - off >= CHK_AHEAD / 2)
+		return;
+	for (int k = 0; k < CHK_HINT_FILES && c->hinted < stop; k++) {
+		if (st_map(c->sw->st, c->hinted, (size_t)(stop - c->hinted),
+		    &fd, &fo, &n, NULL) < 0)
+			return;
+		(void)posix_fadvise(fd, (off_t)fo, (off_t)n,
+		    POSIX_FADV_WILLNEED);
+		c->hinted += n;
+	}
+}
+
+/* Hash n bytes of buf, torrent offset off; mark the pieces that match. */
+static void
+hash_chunk(struct checker *c, uint64_t off, size_t n)
+{
+	struct storagewrapper *sw = c->sw;
 	size_t pos = 0;
-	uint32_t i, in, take, plen, done = 0;
+	uint32_t i, in, take, plen;
 	struct sha1 d;
 
-	while (pos < s->len) {
+	while (pos < n) {
 		i = (uint32_t)(off / sw->piece_len);
 		in = (uint32_t)(off - piece_off(sw, i));
 		plen = sw_piece_len(sw, i);
-		take = plen - in < s->len - pos ? plen - in :
-		    (uint32_t)(s->len - pos);
+		take = plen - in < n - pos ? plen - in : (uint32_t)(n - pos);
 		if (in == 0)
-			sha1_init(c->sha);
-		sha1_update(c->sha, s->buf + pos, take);
+			sha1_init(sw->sha);
+		sha1_update(sw->sha, c->buf + pos, take);
 		if (in + take == plen) {
-			sha1_final(c->sha, &d);
+			sha1_final(sw->sha, &d);
 			if (memcmp(d.b, sw->hashes[i].b, SHA1_LEN) == 0)
-				bf_set(&c->ok, i);
-			done++;
+				sw_mark_have(sw, i);
+			c->done++;
 		}
 		pos += take;
 		off += take;
 	}
-	return done;
 }
 
-static void *
-hasher_main(void *arg)
-{
-	struct checker *c = arg;
-	struct chk_slot *s;
-	uint32_t n;
-
-	pthread_mutex_lock(&c->mu);
-	for (;;) {
-		s = &c->slot[c->drain % CHK_NSLOTS];
-		while (!s->full && !c->stop)
-			pthread_cond_wait(&c->cv, &c->mu);
-		if (!s->full)
-			break;
-		pthread_mutex_unlock(&c->mu);
-		n = hash_chunk(c, s);
-		pthread_mutex_lock(&c->mu);
-		s->full = false;
-		c->drain++;
-		c->hashed += n;
-		pthread_cond_broadcast(&c->cv);
-	}
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
-}
-
-static void
-checker_init(struct checker *c, struct storagewrapper *sw)
-{
-	memset(c, 0, sizeof(*c));
-	c->sw = sw;
-	c->sha = sha1_new();
-	bf_init(&c->ok, sw->npieces);
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	/* Without a thread (or if none can be had) hash inline. */
-	c->threaded = !sw->check_inline &&
-	    pthread_create(&c->thread, NULL, hasher_main, c) == 0;
-}
-
-static void
-checker_finish(struct checker *c)
-{
-	if (c->threaded) {
-		pthread_mutex_lock(&c->mu);
-		c->stop = true;
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
-		pthread_join(c->thread, NULL);
-	}
-	pthread_cond_destroy(&c->cv);
-	pthread_mutex_destroy(&c->mu);
-	for (int k = 0; k < CHK_NSLOTS; k++)
-		free(c->slot[k].buf);
-	sha1_free(c->sha);
-}
-
-/* The next slot to read into, once the hasher has finished with it. */
-static struct chk_slot *
-slot_acquire(struct checker *c)
-{
-	struct chk_slot *s = &c->slot[c->fill % CHK_NSLOTS];
-
-	if (c->threaded) {
-		pthread_mutex_lock(&c->mu);
-		while (s->full)
-			pthread_cond_wait(&c->cv, &c->mu);
-		pthread_mutex_unlock(&c->mu);
-	}
-	if (s->buf == NULL)
-		s->buf = xmalloc(CHK_CHUNK);
-	return s;
-}
-
-static void
-slot_publish(struct checker *c, struct chk_slot *s)
-{
-	if (!c->threaded) {
-		c->hashed += hash_chunk(c, s);
-		return;
-	}
-	pthread_mutex_lock(&c->mu);
-	s->full = true;
-	c->fill++;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-}
-
-static void
-report(struct checker *c, sw_progress_fn *fn, void *ctx)
-{
-	uint32_t done;
-
-	if (fn == NULL)
-		return;
-	if (c->threaded)
-		pthread_mutex_lock(&c->mu);
-	done = c->hashed;
-	if (c->threaded)
-		pthread_mutex_unlock(&c->mu);
-	done += c->skipped;
-	if (done != c->reported) {
-		c->reported = done;
-		fn(ctx, done, c->sw->npieces);
-	}
-}
-
-/* Read [off, end) chunk by chunk and hand each chunk to the hasher. */
+/* Read and hash [off, end), a run of whole candidate pieces. */
 static int
-read_run(struct checker *c, uint64_t off, uint64_t end, sw_progress_fn *fn,
-    void *ctx, struct bt_err *err)
+check_run(struct checker *c, uint64_t off, uint64_t end, struct bt_err *err)
 {
-	struct chk_slot *s;
+	size_t n;
 	int r;
 
 	while (off < end) {
-		s = slot_acquire(c);
-		s->off = off;
-		s->len = end - off < CHK_CHUNK ? (size_t)(end - off) :
-		    CHK_CHUNK;
-		r = st_read(c->sw->st, off, s->buf, s->len, err);
+		hint_ahead(c, off, end);
+		n = end - off < CHK_CHUNK ? (size_t)(end - off) : CHK_CHUNK;
+		r = st_read(c->sw->st, off, c->buf, n, err);
 		if (r < 0)
 			return r;
-		slot_publish(c, s);
-		off += s->len;
-		report(c, fn, ctx);
+		hash_chunk(c, off, n);
+		off += n;
+		report(c);
 	}
 	return 0;
 }
@@ -806,8 +717,7 @@ is_candidate(const struct storagewrapper *sw, uint32_t i)
 }
 
 static int
-check_all(struct checker *c, sw_progress_fn *fn, void *ctx,
-    struct bt_err *err)
+check_all(struct checker *c, struct bt_err *err)
 {
 	const struct storagewrapper *sw = c->sw;
 	uint32_t i = 0, j;
@@ -816,15 +726,14 @@ check_all(struct checker *c, sw_progress_fn *fn, void *ctx,
 	/* Runs of consecutive candidates are read as one stream. */
 	while (i < sw->npieces && r == 0) {
 		if (!is_candidate(sw, i)) {
-			c->skipped++;
+			c->done++;
 			i++;
 			continue;
 		}
 		for (j = i + 1; j < sw->npieces && is_candidate(sw, j); j++)
 			continue;
-		r = read_run(c, piece_off(sw, i),
-		    piece_off(sw, j - 1) + sw_piece_len(sw, j - 1), fn, ctx,
-		    err);
+		r = check_run(c, piece_off(sw, i),
+		    piece_off(sw, j - 1) + sw_piece_len(sw, j - 1), err);
 		i = j;
 	}
 	return r;
@@ -837,18 +746,20 @@ sw_check_existing(struct storagewrapper *sw, sw_progress_fn *fn, void *ctx,
 	struct checker c;
 	int r;
 
+	memset(&c, 0, sizeof(c));
+	c.sw = sw;
+	c.fn = fn;
+	c.ctx = ctx;
+	/* Page-aligned, so the kernel's copy runs on whole cache lines. */
+	if (posix_memalign((void **)&c.buf, 4096, CHK_CHUNK) != 0)
+		fatal("out of memory (%u bytes)", CHK_CHUNK);
 	if (fn != NULL)
 		fn(ctx, 0, sw->npieces);
-	checker_init(&c, sw);
 	st_set_sequential(sw->st, true);
-	r = check_all(&c, fn, ctx, err);
-	checker_finish(&c);
+	/* Pieces that matched before an error stay had. */
+	r = check_all(&c, err);
 	st_set_sequential(sw->st, false);
-	/* Pieces hashed before an error are still good. */
-	for (uint32_t i = 0; i < sw->npieces; i++)
-		if (bf_get(&c.ok, i))
-			sw_mark_have(sw, i);
-	bf_release(&c.ok);
+	free(c.buf);
 	if (r == 0 && fn != NULL && c.reported != sw->npieces)
 		fn(ctx, sw->npieces, sw->npieces);
 	return r;
