@@ -34,6 +34,21 @@
 #define DL_REDIAL_MS 20000
 #define DL_STOP_MS 3000
 
+/*
+ * Text for the terminal: as it is when it is all printable ASCII (our own
+ * messages, and text escaped already, such as the rerequester's), else
+ * through log_escape(): names and paths come from the torrent and must not
+ * carry escape sequences to the user's terminal.
+ */
+static const char *
+download_safe(char *buf, size_t len, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return log_escape(buf, len, s, strlen(s));
+	return s;
+}
+
 /* Everything one download owns; built in download_run(), torn down in
  * reverse order by download_close(). */
 struct download {
@@ -108,6 +123,7 @@ download_open_storage(struct download *d)
 	struct st_config stc = ST_CONFIG_INIT;
 	struct sw_config swc = SW_CONFIG_INIT;
 	struct bt_err err = BT_ERR_INIT;
+	char esc[LOG_ESC_LEN];
 
 	for (size_t i = 0; i < mi->nfiles; i++) {
 		files[i].path = mi->files[i].relpath;
@@ -118,7 +134,7 @@ download_open_storage(struct download *d)
 	    &err);
 	free(files);
 	if (d->st == NULL) {
-		log_warn("%s", err.msg);
+		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
 		return err.code == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
 		    DOWNLOAD_EXIT_IO;
 	}
@@ -126,7 +142,8 @@ download_open_storage(struct download *d)
 	d->sw = sw_new(d->st, mi->pieces, (uint32_t)mi->npieces,
 	    mi->piece_length, mi->total_length, &swc, &err);
 	if (d->sw == NULL) {
-		log_warn("%s: %s", d->cfg->responsefile, err.msg);
+		log_warn("%s: %s", download_safe(esc, sizeof(esc),
+		    d->cfg->responsefile), err.msg);
 		return DOWNLOAD_EXIT_TORRENT;
 	}
 	return 0;
@@ -153,6 +170,7 @@ static int
 download_check_existing(struct download *d)
 {
 	struct bt_err err = BT_ERR_INIT;
+	char esc[LOG_ESC_LEN];
 	uint32_t n = (uint32_t)d->mi.npieces;
 
 	if (!d->cfg->check_hashes) {
@@ -165,7 +183,7 @@ download_check_existing(struct download *d)
 		return 0;
 	}
 	if (sw_check_existing(d->sw, download_check_progress, d, &err) < 0) {
-		log_warn("%s", err.msg);
+		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
 		return DOWNLOAD_EXIT_IO;
 	}
 	if (d->tty)
@@ -205,18 +223,21 @@ download_finished(void *ctx)
 	struct download *d = ctx;
 	char size[32];
 	struct bt_err err = BT_ERR_INIT;
+	char esc[LOG_ESC_LEN], esc2[LOG_ESC_LEN];
 
 	d->finished = true;
 	ch_set_done(d->ch, true);
 	if (st_flush(d->st, &err) < 0)
-		log_warn("%s", err.msg);
+		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
 	download_display(d);
 	if (d->tty)
 		printf("\n");
 	if (d->rr != NULL && !d->complete_at_start)
 		rr_completed(d->rr);
-	printf("download complete: %s (%s) saved as %s\n", d->mi.name,
-	    fb_size_str(size, sizeof(size), d->mi.total_length), d->save_path);
+	printf("download complete: %s (%s) saved as %s\n",
+	    download_safe(esc, sizeof(esc), d->mi.name),
+	    fb_size_str(size, sizeof(size), d->mi.total_length),
+	    download_safe(esc2, sizeof(esc2), d->save_path));
 	fflush(stdout);
 	if (d->cfg->no_seed)
 		rs_stop(d->rs);
@@ -226,8 +247,9 @@ static void
 download_failed(void *ctx, int err, const char *msg)
 {
 	struct download *d = ctx;
+	char esc[LOG_ESC_LEN];
 
-	log_warn("%s", msg);
+	log_warn("%s", download_safe(esc, sizeof(esc), msg));
 	d->exit_code = err == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
 	    DOWNLOAD_EXIT_IO;
 	rs_stop(d->rs);
@@ -423,7 +445,7 @@ download_tracker_error(void *ctx, const char *msg)
 	char esc[LOG_ESC_LEN];
 
 	(void)ctx;
-	log_warn("%s", log_escape(esc, sizeof(esc), msg, strlen(msg)));
+	log_warn("%s", download_safe(esc, sizeof(esc), msg));
 }
 
 static const struct rr_callbacks download_rr_cb = {
@@ -587,6 +609,7 @@ static void
 download_close(struct download *d)
 {
 	struct bt_err err = BT_ERR_INIT;
+	char esc[LOG_ESC_LEN];
 
 	if (d->dl != NULL)
 		dl_shutdown(d->dl);
@@ -600,7 +623,7 @@ download_close(struct download *d)
 	rs_free(d->rs);
 	sw_free(d->sw);
 	if (d->st != NULL && st_flush(d->st, &err) < 0)
-		log_warn("%s", err.msg);
+		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
 	st_free(d->st);
 	free(d->save_path);
 	btf_release(&d->mi);
@@ -610,10 +633,12 @@ static int
 download_setup(struct download *d)
 {
 	struct bt_err err = BT_ERR_INIT;
+	char esc[LOG_ESC_LEN];
 	int r;
 
 	if (btf_load_file(d->cfg->responsefile, &d->mi, &err) < 0) {
-		log_warn("%s: %s", d->cfg->responsefile, err.msg);
+		log_warn("%s: %s", download_safe(esc, sizeof(esc),
+		    d->cfg->responsefile), err.msg);
 		return DOWNLOAD_EXIT_TORRENT;
 	}
 	d->save_path = xstrdup(d->cfg->saveas[0] != '\0' ? d->cfg->saveas :
@@ -639,6 +664,7 @@ int
 download_run(const struct pa_config *cfg)
 {
 	struct download d;
+	char esc[LOG_ESC_LEN];
 	int r, sig;
 
 	memset(&d, 0, sizeof(d));
@@ -651,7 +677,8 @@ download_run(const struct pa_config *cfg)
 		return r;
 	}
 	if (d.finished) {
-		printf("%s is complete; seeding\n", d.save_path);
+		printf("%s is complete; seeding\n",
+		    download_safe(esc, sizeof(esc), d.save_path));
 		fflush(stdout);
 		if (cfg->no_seed) {
 			download_close(&d);
