@@ -56,6 +56,9 @@ log_set_syslog(bool on)
 	log_syslog = on;
 }
 
+static void log_vline(int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vline(int prio, const char *fmt, va_list ap)
 {
