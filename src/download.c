@@ -249,6 +249,12 @@ download_failed(void *ctx, int err, const char *msg)
 	struct download *d = ctx;
 	char esc[LOG_ESC_LEN];
 
+	/* Blocks already read in this loop pass fail the same way: the
+	 * first error is the one to report and exit with. */
+	if (d->exit_code != 0) {
+		log_debug("%s", download_safe(esc, sizeof(esc), msg));
+		return;
+	}
 	log_warn("%s", download_safe(esc, sizeof(esc), msg));
 	d->exit_code = err == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
 	    DOWNLOAD_EXIT_IO;
