@@ -216,6 +216,7 @@ download_piece_failed(void *ctx, uint32_t i, uint32_t len)
 }
 
 static void download_display(void *arg);
+static void download_failed(void *ctx, int err, const char *msg);
 
 static void
 download_finished(void *ctx)
@@ -227,8 +228,11 @@ download_finished(void *ctx)
 
 	d->finished = true;
 	ch_set_done(d->ch, true);
-	if (st_flush(d->st, &err) < 0)
-		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
+	/* fdatasync failing means the data may not be on disk: not done. */
+	if (st_flush(d->st, &err) < 0) {
+		download_failed(d, err.code, err.msg);
+		return;
+	}
 	download_display(d);
 	if (d->tty)
 		printf("\n");
