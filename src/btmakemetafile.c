@@ -4,10 +4,13 @@
  *
  * The info dict holds exactly name, piece length, pieces and length or
  * files, so for the same content, piece length and tracker the info hash
- * equals the one mktorrent(1) makes.  Directory walking follows mktorrent
- * too: every file is included (dot-files, core and CVS as well, unlike
- * mainline), symlinks are followed, other special files are skipped, and
- * files are ordered by their relative path compared with strcmp(3).
+ * equals the one mktorrent(1) makes; a BEP 12 announce-list
+ * (--announce_list) lies outside info and does not change it.
+ *
+ * Directory walking follows mktorrent too: every file is included
+ * (dot-files, core and CVS as well, unlike mainline), symlinks are
+ * followed, other special files are skipped, and files are ordered by
+ * their relative path compared with strcmp(3).
  */
 /* realpath(3) is in the XSI part of POSIX.1-2008. */
 #define _XOPEN_SOURCE 700
@@ -51,6 +54,8 @@ struct mk {
 	/* Options. */
 	const char *input;
 	char *announce;
+	struct btf_tier *tiers;	/* --announce_list (BEP 12), or none */
+	size_t ntiers;
 	const char *comment;
 	const char *target;
 	int pow2;		/* 0: choose */
@@ -446,6 +451,18 @@ mk_encode(struct mk *mk, struct be_buf *b)
 	be_put_dict(b);
 	be_put_cstr(b, "announce");
 	be_put_cstr(b, mk->announce);
+	/* BEP 12, outside info: the info hash does not depend on it. */
+	if (mk->ntiers > 0) {
+		be_put_cstr(b, "announce-list");
+		be_put_list(b);
+		for (size_t i = 0; i < mk->ntiers; i++) {
+			be_put_list(b);
+			for (size_t j = 0; j < mk->tiers[i].nurls; j++)
+				be_put_cstr(b, mk->tiers[i].urls[j]);
+			be_put_end(b);
+		}
+		be_put_end(b);
+	}
 	if (mk->comment != NULL) {
 		be_put_cstr(b, "comment");
 		be_put_cstr(b, mk->comment);
@@ -589,6 +606,12 @@ mk_free(struct mk *mk)
 	free(mk->name);
 	free(mk->out);
 	free(mk->announce);
+	for (size_t i = 0; i < mk->ntiers; i++) {
+		for (size_t j = 0; j < mk->tiers[i].nurls; j++)
+			free(mk->tiers[i].urls[j]);
+		free(mk->tiers[i].urls);
+	}
+	free(mk->tiers);
 	free(mk->errpath);
 }
 
@@ -601,6 +624,9 @@ usage(FILE *fp)
 	    "  --piece_size_pow2 N, -l N  pieces of 2^N bytes (%d..%d);\n"
 	    "                             default: automatic, 2^%d..2^%d\n"
 	    "                             for at most %d pieces\n"
+	    "  --announce_list TIERS      BEP 12 tracker tiers: tiers split\n"
+	    "                             by '|', URLs in a tier by ','\n"
+	    "                             (repeatable; appends tiers)\n"
 	    "  --comment TEXT, -c TEXT    a human-readable comment\n"
 	    "  --target PATH, -o PATH     where to write the torrent\n"
 	    "                             (default: FILE_OR_DIR.torrent)\n"
@@ -622,6 +648,82 @@ strip(const char *s)
 	    s[n - 1] == '\n' || s[n - 1] == '\r'))
 		n--;
 	return xmemdup(s, n);
+}
+
+/*
+ * Split s[0..n) at each sep into fields (n + 1 of them for n seps).
+ * Free each field and the array.
+ */
+static char **
+split(const char *s, size_t n, char sep, size_t *out_n)
+{
+	char **v = NULL;
+	const char *end = s + n, *at;
+	size_t k = 0;
+
+	for (;;) {
+		at = memchr(s, sep, (size_t)(end - s));
+		v = xreallocarray(v, k + 1, sizeof(*v));
+		v[k++] = xmemdup(s, (size_t)((at != NULL ? at : end) - s));
+		if (at == NULL)
+			break;
+		s = at + 1;
+	}
+	*out_n = k;
+	return v;
+}
+
+/* One tier, "url,url": every URL stripped, none empty; -1 if one is. */
+static int
+parse_tier(struct btf_tier *t, const char *s, size_t tier)
+{
+	t->urls = split(s, strlen(s), ',', &t->nurls);
+	for (size_t j = 0; j < t->nurls; j++) {
+		char *u = strip(t->urls[j]);
+
+		free(t->urls[j]);
+		t->urls[j] = u;
+		if (*u == '\0') {
+			fprintf(stderr, "btmakemetafile: --announce_list: "
+			    "tier %zu: URL %zu is empty\n", tier, j + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * --announce_list "a,b|c" (BitTornado's syntax): tiers are separated by
+ * '|', the URLs of a tier by ','.  Each use appends its tiers.  Returns 0
+ * or -1 after saying why: an empty tier or URL is refused, since a client
+ * could only skip it.
+ */
+static int
+parse_tiers(struct mk *mk, const char *arg)
+{
+	size_t n, base = mk->ntiers;
+	char **v = split(arg, strlen(arg), '|', &n);
+	int r = 0;
+
+	mk->tiers = xreallocarray(mk->tiers, base + n, sizeof(*mk->tiers));
+	memset(mk->tiers + base, 0, n * sizeof(*mk->tiers));
+	mk->ntiers = base + n;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char *t = strip(v[i]);
+
+		if (*t == '\0') {
+			fprintf(stderr, "btmakemetafile: --announce_list: "
+			    "tier %zu is empty\n", base + i + 1);
+			r = -1;
+		} else {
+			r = parse_tier(&mk->tiers[base + i], t, base + i + 1);
+		}
+		free(t);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return r;
 }
 
 /* The --piece_size_pow2 value, or -1 (after saying why). */
@@ -649,6 +751,8 @@ parse_args(struct mk *mk, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "piece_size_pow2", required_argument, NULL, 'l' },
 		{ "piece-size-pow2", required_argument, NULL, 'l' },
+		{ "announce_list", required_argument, NULL, 'a' },
+		{ "announce-list", required_argument, NULL, 'a' },
 		{ "comment", required_argument, NULL, 'c' },
 		{ "target", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -660,6 +764,10 @@ parse_args(struct mk *mk, int argc, char **argv)
 		switch (c) {
 		case 'l':
 			if ((mk->pow2 = parse_pow2(optarg)) < 0)
+				return 2;
+			break;
+		case 'a':
+			if (parse_tiers(mk, optarg) < 0)
 				return 2;
 			break;
 		case 'c':

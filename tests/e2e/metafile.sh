@@ -4,7 +4,8 @@
 # Makes torrents of a file and of a directory tree, checks what
 # btshowmetainfo prints, checks the info hash against mktorrent's for
 # several piece sizes and against an independent computation in python3,
-# and feeds btshowmetainfo the hand-made bad torrents in tests/torrents/.
+# checks --announce_list (BEP 12) tiers against python3 and mktorrent, and
+# feeds btshowmetainfo the hand-made bad torrents in tests/torrents/.
 # Needs mktorrent and python3; a missing one is a failure, not a skip.
 #
 # BINDIR: where the programs are (default: the repository root).
@@ -58,6 +59,39 @@ while s[i:i+1] != b'e':
     if key == b'info':
         print(hashlib.sha1(s[k:v]).hexdigest())
     i = v
+EOF
+}
+
+# The top-level "announce-list" decoded by python3, as a Python repr of a
+# list of lists of str ("None" when absent).
+py_tiers() {
+	python3 - "$1" <<'EOF'
+import sys
+s = open(sys.argv[1], 'rb').read()
+def dec(i):
+    c = s[i:i+1]
+    if c == b'i':
+        j = s.index(b'e', i)
+        return int(s[i+1:j]), j + 1
+    if c == b'l':
+        v, i = [], i + 1
+        while s[i:i+1] != b'e':
+            x, i = dec(i)
+            v.append(x)
+        return v, i + 1
+    if c == b'd':
+        v, i = {}, i + 1
+        while s[i:i+1] != b'e':
+            k, i = dec(i)
+            v[k], i = dec(i)
+        return v, i + 1
+    j = s.index(b':', i)
+    n = int(s[i:j])
+    return s[j+1:j+1+n], j + 1 + n
+root, end = dec(0)
+assert end == len(s)
+al = root.get(b'announce-list')
+print(None if al is None else [[u.decode() for u in t] for t in al])
 EOF
 }
 
@@ -158,6 +192,73 @@ if [ $have_mktorrent = 1 ]; then
 		done
 	done
 fi
+
+# BEP 12 tiers: '|' between tiers, ',' within one; whitespace around a URL
+# is dropped; both spellings of the option; each use appends tiers.
+A=http://a.example/announce
+B=http://b.example:8080/announce
+C=udp://c.example:80/announce
+check "--announce_list" "$MAKE" "$tmp/single.bin" "$URL" \
+    --piece_size_pow2 16 --target "$tmp/tiers.torrent" \
+    --announce_list " $A , $B|$C"
+out=$("$SHOW" "$tmp/tiers.torrent")
+for want in "announce url..: $URL" "tier 1........: $A $B" \
+    "tier 2........: $C" "file name.....: single.bin" \
+    "pieces........: 17" "private.......: no"; do
+	check "tiers: shows '$want'" grep -qxF "$want" <<<"$out"
+done
+check "tiers: exactly two tier lines" \
+    test "$(grep -c '^tier ' <<<"$out")" -eq 2
+check "--announce-list, twice" "$MAKE" "$tmp/tree" "$URL" \
+    --target "$tmp/tiers2.torrent" --announce-list "$A" \
+    --announce-list "$B,$C|$URL"
+if [ $have_python = 1 ]; then
+	check "tiers: python3 decodes the exact structure" test \
+	    "$(py_tiers "$tmp/tiers.torrent")" = "[['$A', '$B'], ['$C']]"
+	check "appended tiers: python3 decodes the exact structure" test \
+	    "$(py_tiers "$tmp/tiers2.torrent")" = \
+	    "[['$A'], ['$B', '$C'], ['$URL']]"
+	check "no --announce_list: no announce-list key" \
+	    test "$(py_tiers "$tmp/single.bin.torrent")" = None
+fi
+if [ $have_mktorrent = 1 ]; then
+	# announce-list is outside info: the info hash is mktorrent's
+	# without any, and the tiers are mktorrent's for -a A,B -a C.
+	rm -f "$tmp/theirs.torrent"
+	mktorrent -l 16 -a "$URL" -o "$tmp/theirs.torrent" \
+	    "$tmp/single.bin" >/dev/null 2>&1 || bad "mktorrent single"
+	a=$(show_hash "$tmp/tiers.torrent")
+	b=$(show_hash "$tmp/theirs.torrent")
+	check "tiers: info hash '$a' is mktorrent's '$b'" \
+	    test -n "$a" -a "$a" = "$b"
+	rm -f "$tmp/theirs.torrent"
+	mktorrent -l 16 -a "$A,$B" -a "$C" -o "$tmp/theirs.torrent" \
+	    "$tmp/single.bin" >/dev/null 2>&1 || bad "mktorrent tiers"
+	if [ $have_python = 1 ]; then
+		check "tiers: same announce-list as mktorrent" test \
+		    "$(py_tiers "$tmp/tiers.torrent")" = \
+		    "$(py_tiers "$tmp/theirs.torrent")"
+	fi
+fi
+# Bad lists: exit 2, one line saying which tier or URL, nothing written.
+while IFS='#' read -r list reason; do
+	"$MAKE" "$tmp/single.bin" "$URL" --target "$tmp/badtiers.torrent" \
+	    --announce_list "$list" 2>"$tmp/err"
+	check "announce list '$list' exits 2" test $? -eq 2
+	check "announce list '$list': reason" grep -qxF \
+	    "btmakemetafile: --announce_list: $reason" "$tmp/err"
+	check "announce list '$list': one line" \
+	    test "$(wc -l <"$tmp/err")" -eq 1
+	check "announce list '$list': nothing written" \
+	    test ! -e "$tmp/badtiers.torrent"
+done <<EOF
+$A||$C#tier 2 is empty
+$A|#tier 2 is empty
+#tier 1 is empty
+ #tier 1 is empty
+$A|$B,,$C#tier 2: URL 2 is empty
+$A, #tier 1: URL 2 is empty
+EOF
 
 # Failures leave nothing behind and say what went wrong on one line.
 mkdir "$tmp/broken"
