@@ -9,6 +9,7 @@
 
 #include "btformats.h"
 #include "bterr.h"
+#include "fuzz.h"
 #include "rerequester.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,8 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p = data + 1;
 	n = size - 1;
 	rc = rr_udp_parse(p, n, v6, &m, &err);
-	if (rc < 0 && err.msg[0] == '\0')
-		abort();
+	if (rc < 0)
+		fuzz_check_msg(err.msg);
 	if (rc == 0 && m.action == RR_UDP_ACT_ANNOUNCE) {
 		if (n < 20 || m.npeers > BTF_MAX_PEERS ||
 		    m.npeers > (n - 20) / each || m.stray != (n - 20) % each)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bterr.h"
+#include "fuzz.h"
 #include "httpget.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,8 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size + 1] = '\0';
 	loc = s + strlen(s) + 1;
 	if (hg_parse_url(s, base, &err) != 0) {
-		if (err.msg[0] == '\0')
-			abort();
+		fuzz_check_msg(err.msg);
 		goto out;
 	}
 	check_url(base);
