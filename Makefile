@@ -4,6 +4,7 @@
 #   make check      build and run every unit test, then the end-to-end tests
 #   make asan       the same under AddressSanitizer + UBSan (objects in build/asan)
 #   make demo       a seeder and a leecher on loopback, live progress, bytes checked
+#   make valgrind   one seeder -> leecher transfer under valgrind --leak-check=full
 #   make fuzz       libFuzzer targets into build/fuzz/ (run: bash fuzz/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -44,6 +45,7 @@ TEST_BINS = $(TEST_SRCS:tests/%.c=$(O)/tests/%)
 FAKE_SRCS = $(sort $(wildcard tests/fake_*.c))
 FAKE_OBJS = $(FAKE_SRCS:tests/%.c=$(O)/tests/%.o)
 E2E       = $(filter-out tests/e2e/lib.sh,$(sort $(wildcard tests/e2e/*.sh)))
+SHIM      = $(O)/tests/fault_shim.so
 MANS      = $(sort $(wildcard man/*.1))
 
 ifeq ($(V),1)
@@ -54,7 +56,7 @@ Q = @
 say = @printf '  %-6s %s\n'
 endif
 
-.PHONY: all check unit e2e asan demo bench install clean fuzz
+.PHONY: all check unit e2e asan demo bench install clean fuzz valgrind
 all: $(PROG_BINS)
 
 $(O)/%.o: src/%.c
@@ -95,10 +97,22 @@ unit: $(TEST_BINS)
 		echo "== $$t"; $$t || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail
 
-e2e: all
+e2e: all $(SHIM)
 	@fail=0; for s in $(E2E); do \
-		echo "== $$s"; BINDIR=$(abspath $(BINDIR)) bash $$s || { echo "FAILED: $$s"; fail=1; }; \
+		echo "== $$s"; BINDIR=$(abspath $(BINDIR)) FAULT_SHIM=$(abspath $(SHIM)) \
+			bash $$s || { echo "FAILED: $$s"; fail=1; }; \
 	done; exit $$fail
+
+# The LD_PRELOAD library that fails file writes for tests/e2e/diskfull.sh.
+# Built without sanitizers: under `make asan` the script preloads libasan
+# ahead of it.
+$(SHIM): tests/fault_shim.c
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+valgrind: all
+	@BINDIR=$(abspath $(BINDIR)) bash tests/e2e/valgrind.sh
 
 asan:
 	$(MAKE) O=build/asan BINDIR=build/asan \
