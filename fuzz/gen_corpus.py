@@ -172,10 +172,33 @@ def seeds_parseargs():
             for i, (sel, v) in enumerate(vals)}
 
 
+def seeds_resume():
+    def hdr(lengths, npieces):
+        return (bytes([len(lengths)]) + struct.pack('>H', npieces) +
+                b''.join(struct.pack('>I', x) for x in lengths))
+
+    def doc(files, have, npieces, uploaded=0, ih=b'I' * 20):
+        return benc({'files': files, 'have': have, 'info hash': ih,
+                     'pieces': npieces, 'uploaded': uploaded, 'version': 1})
+    return {
+        'single': hdr([40000], 3) + doc([[40000, 1700000000, 5]],
+                                        b'\xa0', 3, 12345),
+        'multi': hdr([3, 0, 16384], 2) + doc(
+            [[3, 1, 0], [0, 2, 999999999], [16384, -5, 0]], b'\xc0', 2),
+        'none': hdr([10], 1) + doc([[10, 0, 0]], b'\x00', 1),
+        'wrong_hash': hdr([10], 1) + doc([[10, 0, 0]], b'\x80', 1,
+                                         ih=b'X' * 20),
+        'spare_bits': hdr([10], 1) + doc([[10, 0, 0]], b'\xff', 1),
+        'extra_key': hdr([10], 1) + benc({'files': [[10, 0, 0]],
+                                          'have': b'\x80', 'x': 1}),
+    }
+
+
 TARGETS = {
     'bencode': seeds_bencode, 'metainfo': seeds_metainfo,
     'announce': announce_bodies, 'http': seeds_http, 'url': seeds_url,
     'peerwire': seeds_peerwire, 'udp': seeds_udp, 'parseargs': seeds_parseargs,
+    'resume': seeds_resume,
 }
 
 

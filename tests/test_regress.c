@@ -47,6 +47,9 @@
 #define LLVMFuzzerTestOneInput fuzz_parseargs_one
 #include "../fuzz/fuzz_parseargs.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_resume_one
+#include "../fuzz/fuzz_resume.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int harness_fn(const uint8_t *data, size_t size);
 
@@ -62,6 +65,7 @@ static const struct {
 	{ "peerwire", fuzz_peerwire_one },
 	{ "udp", fuzz_udp_one },
 	{ "parseargs", fuzz_parseargs_one },
+	{ "resume", fuzz_resume_one },
 };
 
 #define NHARNESS (sizeof(harnesses) / sizeof(harnesses[0]))
