@@ -21,13 +21,15 @@ while IFS=$'\t' read -r f r; do
 	REASON[$f]=$r
 done <"$DIR/bad-reasons.txt"
 
-# expect_line PROG FILE ERRFILE: the one line of ERRFILE is "PROG: FILE:
-# reason", with the reason from the manifest when it has one.
+# expect_line PROG FILE ERRFILE STATUS: the one line of ERRFILE is "PROG:
+# FILE: reason", with the reason from the manifest when it has one; a
+# trailing " (exit status STATUS)" is allowed.
 expect_line() {
-	local prog=$1 f=$2 err=$3 name line
+	local prog=$1 f=$2 err=$3 st=$4 name line
 	name=$(basename "$f")
 	[ "$(wc -l <"$err")" -eq 1 ] || { echo "  $(wc -l <"$err") lines"; return 1; }
 	line=$(cat "$err")
+	line=${line% (exit status $st)}
 	if [ -n "${REASON[$name]+x}" ]; then
 		[ "$line" = "$prog: $f: ${REASON[$name]}" ] ||
 		    { echo "  got: $line"; return 1; }
@@ -56,7 +58,7 @@ refused_by_btdownload() {
 	[ ! -s "$T/out" ] || { echo "  stdout: $(head -c 200 "$T/out")"; return 1; }
 	no_esc "$T/err" || return 1
 	[ -z "$(ls -A "$w")" ] || { echo "  created: $(ls -A "$w")"; return 1; }
-	expect_line btdownload "$f" "$T/err"
+	expect_line btdownload "$f" "$T/err" 3
 }
 
 # refused_by_btshowmetainfo FILE
@@ -67,7 +69,7 @@ refused_by_btshowmetainfo() {
 	[ $rc -ne 0 ] && [ $rc -ne 124 ] || { echo "  exit $rc"; return 1; }
 	[ ! -s "$T/out" ] || { echo "  stdout: $(head -c 200 "$T/out")"; return 1; }
 	no_esc "$T/err" || return 1
-	expect_line btshowmetainfo "$f" "$T/err"
+	expect_line btshowmetainfo "$f" "$T/err" $rc
 }
 
 n=0
@@ -137,7 +139,8 @@ random_file "$T/csi/$name" 5000
 (cd "$T/csi" && timeout 20 "$BTDOWNLOAD" --no_seed "$T/csi.torrent" \
     >"$T/csi.out" 2>"$T/csi.err")
 check "complete data: exit 0" test $? -eq 0
-check "name escaped on stdout" grep -qxF 'x\x9b2Jy is complete; seeding' \
+check "name escaped on stdout (download.c: names and paths go through \
+log_escape, docs/security.md)" grep -qxF 'x\x9b2Jy is complete; seeding' \
     "$T/csi.out"
 check "no raw control bytes from the name" no_esc "$T/csi.out"
 finish
