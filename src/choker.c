@@ -151,7 +151,10 @@ plan_preferred(struct choker *ch)
 		p->rate = peer_rate(ch, p->peer);
 		ch->cand[ncand++] = *p;
 	}
-	qsort(ch->cand, ncand, sizeof(ch->cand[0]), cand_cmp);
+	/* cand is NULL while there have never been peers: qsort(NULL, 0)
+	 * is undefined behaviour (its pointer is declared nonnull). */
+	if (ncand > 1)
+		qsort(ch->cand, ncand, sizeof(ch->cand[0]), cand_cmp);
 	npref = ch->max_uploads > 1 ? (size_t)ch->max_uploads - 1 : 0;
 	if (npref > ncand)
 		npref = ncand;
