@@ -14,12 +14,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Printable ASCII without spaces: safe to log (resolver.c does). */
+static void
+check_text(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			abort();
+}
+
 static void
 check_url(const struct hg_url *u)
 {
 	if (u->host[0] == '\0' || u->port == 0 || u->path[0] != '/' ||
 	    strlen(u->host) > HG_HOST_MAX || strlen(u->path) >= HG_MAX_URL)
 		abort();
+	check_text(u->host);
+	check_text(u->path);
 }
 
 int
