@@ -8,6 +8,9 @@
  *	BT_FAULT_ERRNO=E	ENOSPC (the default) or EIO
  *	BT_FAULT_SYNC=1		fsync and fdatasync fail too once spent
  *				(always, when BT_FAULT_AFTER is unset)
+ *	BT_FAULT_DATA_ONLY=1	only the positional writes (the torrent's
+ *				data) count and fail; write and writev (the
+ *				resume file) always work
  *
  * Counted and failed: pwrite, pwrite64, pwritev, pwritev2, and write and
  * writev on regular files other than stdin, stdout and stderr (a log
@@ -31,23 +34,26 @@
 static int64_t fault_left = -1;		/* bytes still allowed; -1: no limit */
 static int fault_errno = ENOSPC;
 static int fault_sync;
+static int fault_data_only;
 static int fault_ready;
 
 static void
 fault_init(void)
 {
-	const char *a, *e, *s;
+	const char *a, *e, *s, *d;
 
 	if (__atomic_load_n(&fault_ready, __ATOMIC_ACQUIRE))
 		return;
 	a = getenv("BT_FAULT_AFTER");
 	e = getenv("BT_FAULT_ERRNO");
 	s = getenv("BT_FAULT_SYNC");
+	d = getenv("BT_FAULT_DATA_ONLY");
 	if (a != NULL && *a != '\0')
 		fault_left = strtoll(a, NULL, 0);
 	if (e != NULL && strcmp(e, "EIO") == 0)
 		fault_errno = EIO;
 	fault_sync = s != NULL && strcmp(s, "1") == 0;
+	fault_data_only = d != NULL && strcmp(d, "1") == 0;
 	__atomic_store_n(&fault_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -93,12 +99,15 @@ fault_refund(ssize_t allowed, ssize_t done)
 		    __ATOMIC_RELAXED);
 }
 
+/* write and writev count only on regular files, not on the log. */
 static int
 fault_is_file(int fd)
 {
 	struct stat sb;
 
-	return fd > 2 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+	fault_init();
+	return !fault_data_only && fd > 2 && fstat(fd, &sb) == 0 &&
+	    S_ISREG(sb.st_mode);
 }
 
 static size_t
