@@ -560,6 +560,27 @@ enc_drop(struct enc_conn *ec, int err)
 }
 
 /*
+ * Room for len bytes of a unit split across reads.  The buffer grows with
+ * what has arrived (doubling, at most to the unit's size), so a peer that
+ * sends an 8 MiB length prefix and then a few bytes costs a few bytes of
+ * memory, not max_message_length.
+ */
+static void
+enc_reserve(struct enc_conn *ec, size_t len)
+{
+	size_t cap = ec->cap > 0 ? ec->cap : 64;
+
+	if (ec->cap >= len)
+		return;
+	while (cap < len)
+		cap *= 2;
+	if (cap > ec->need)
+		cap = ec->need;
+	ec->buf = xrealloc(ec->buf, cap);
+	ec->cap = cap;
+}
+
+/*
  * Run the framing over n bytes; 0, or the error that drops the peer.  The
  * fuzzing hook's connection has no rs_conn (c NULL) and never closes.
  */
@@ -577,12 +598,9 @@ enc_feed(struct enc_conn *ec, const uint8_t *p, size_t n)
 		} else {
 			size_t take = ec->need - ec->have;
 
-			if (ec->cap < ec->need) {
-				ec->buf = xrealloc(ec->buf, ec->need);
-				ec->cap = ec->need;
-			}
 			if (take > n)
 				take = n;
+			enc_reserve(ec, ec->have + take);
 			memcpy(ec->buf + ec->have, p, take);
 			ec->have += take;
 			p += take;
