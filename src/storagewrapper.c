@@ -29,7 +29,8 @@ struct sw_piece {
 	uint32_t nrequested;
 	uint32_t nreceived;
 	uint32_t first_free;	/* no BLK_FREE block below this one */
-	uint8_t *buf;		/* the piece in memory; NULL once spilled */
+	uint8_t *buf;		/* the piece in memory, from its first block */
+	bool on_disk;		/* spilled, or no buffer: blocks go to disk */
 	struct sw_piece *prev;	/* buffered list (next: also the free list) */
 	struct sw_piece *next;
 	uint8_t blk[];		/* BLK_* for each block */
@@ -239,7 +240,7 @@ spill(struct storagewrapper *sw, struct sw_piece *p, struct bt_err *err)
 }
 
 /*
- * A buffer for a piece being started, or NULL: then the new piece works on
+ * A buffer for a piece getting its first block, or NULL: then it works on
  * disk.  Spilling prefers a partial piece that nobody is sending (no
  * outstanding requests), which is the piece least likely to complete soon.
  */
@@ -269,6 +270,7 @@ take_buffer(struct storagewrapper *sw)
 		return NULL;
 	}
 	p->buf = NULL;
+	p->on_disk = true;
 	return buf;
 }
 
@@ -286,11 +288,28 @@ start_piece(struct storagewrapper *sw, uint32_t i)
 	p->nrequested = p->nreceived = p->first_free = 0;
 	memset(p->blk, BLK_FREE, p->nblocks);
 	p->prev = p->next = NULL;
+	p->buf = NULL;
+	p->on_disk = false;
+	sw->active[i] = p;
+	return p;
+}
+
+/*
+ * A piece gets its buffer when its first block arrives, not when its first
+ * block is requested: a peer answers in order, so of the dozens of pieces
+ * a deep request queue touches only one or two are being filled at any
+ * time, and the budget goes to those.
+ */
+static void
+piece_buffer(struct storagewrapper *sw, struct sw_piece *p)
+{
+	if (p->buf != NULL || p->on_disk)
+		return;
 	p->buf = take_buffer(sw);
 	if (p->buf != NULL)
 		buffered_link(sw, p);
-	sw->active[i] = p;
-	return p;
+	else
+		p->on_disk = true;
 }
 
 /* Forget p's block state and recycle its buffer and struct. */
@@ -538,6 +557,7 @@ sw_piece_came_in(struct storagewrapper *sw, uint32_t i, uint32_t begin,
 		p = start_piece(sw, i);
 	if (p->blk[b] == BLK_RECEIVED)
 		return SW_BLOCK_IGNORED;
+	piece_buffer(sw, p);
 	if (p->buf != NULL) {
 		memcpy(p->buf + begin, data, len);
 	} else {
