@@ -194,11 +194,27 @@ def seeds_resume():
     }
 
 
+def seeds_argv():
+    lines = [
+        ['x.torrent'],
+        ['--max_upload_rate', '100', '--saveas', 'out', 'x.torrent'],
+        ['--max-upload-rate=2M', '-v', '--peer', '127.0.0.1:6881',
+         '--peer', '[::1]:1', 'x.torrent'],
+        ['--check_hashes', '0', '--', '-x.torrent'],
+        ['--url', 'http://t/x.torrent'],
+        ['--minport', '7000', '--maxport', '6999', 'x.torrent'],
+        ['--bogus'],
+        ['--help'],
+    ]
+    return {'a%d' % i: b'\0'.join(a.encode() for a in v)
+            for i, v in enumerate(lines)}
+
+
 TARGETS = {
     'bencode': seeds_bencode, 'metainfo': seeds_metainfo,
     'announce': announce_bodies, 'http': seeds_http, 'url': seeds_url,
     'peerwire': seeds_peerwire, 'udp': seeds_udp, 'parseargs': seeds_parseargs,
-    'resume': seeds_resume,
+    'resume': seeds_resume, 'argv': seeds_argv,
 }
 
 
