@@ -16,6 +16,7 @@
 
 #include "bencode.h"
 #include "bterr.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define RESUME_NKEYS		6
@@ -29,6 +30,20 @@ resume_release(struct resume *r)
 	bf_release(&r->have);
 	free(r->files);
 	*r = (struct resume)RESUME_INIT;
+}
+
+/*
+ * "PATH: reason" with PATH escaped: it is made from the torrent's name,
+ * which came from outside.
+ */
+static int
+resume_path_err(struct bt_err *err, int code, const char *path,
+    const char *why)
+{
+	char esc[LOG_ESC_LEN];
+
+	return bt_err_set(err, code, "%s: %s", log_escape(esc, sizeof(esc),
+	    path, strlen(path)), why);
 }
 
 /* ---- Encoding ---- */
@@ -380,7 +395,7 @@ resume_save(const char *path, const struct resume *res, struct bt_err *err)
 	free(tmp);
 	free(p);
 	if (r < 0)
-		return bt_err_set(err, r, "%s: %s", path, strerror(-r));
+		return resume_path_err(err, r, path, strerror(-r));
 	return 0;
 }
 
@@ -522,6 +537,7 @@ resume_lock_held(int fd, const char *path, long *out_holder,
     struct bt_err *err)
 {
 	struct flock fl;
+	char why[64];
 
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
@@ -531,10 +547,11 @@ resume_lock_held(int fd, const char *path, long *out_holder,
 		*out_holder = (long)fl.l_pid;
 	close(fd);
 	if (*out_holder > 0)
-		return bt_err_set(err, -EAGAIN, "%s is locked by process %ld",
-		    path, *out_holder);
-	return bt_err_set(err, -EAGAIN, "%s is locked by another process",
-	    path);
+		snprintf(why, sizeof(why), "locked by process %ld",
+		    *out_holder);
+	else
+		snprintf(why, sizeof(why), "locked by another process");
+	return resume_path_err(err, -EAGAIN, path, why);
 }
 
 int
@@ -548,8 +565,7 @@ resume_lock(const char *path, long *out_holder, struct bt_err *err)
 	*out_holder = 0;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
-		return bt_err_set(err, -errno, "%s: %s", path,
-		    strerror(errno));
+		return resume_path_err(err, -errno, path, strerror(errno));
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
@@ -558,7 +574,7 @@ resume_lock(const char *path, long *out_holder, struct bt_err *err)
 			return resume_lock_held(fd, path, out_holder, err);
 		n = errno;
 		close(fd);
-		return bt_err_set(err, -n, "%s: %s", path, strerror(n));
+		return resume_path_err(err, -n, path, strerror(n));
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	ok = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
@@ -579,8 +595,7 @@ resume_mkdirs(const char *dir, struct bt_err *err)
 			continue;
 		*s = '\0';
 		if (mkdir(p, 0777) < 0 && errno != EEXIST)
-			r = bt_err_set(err, -errno, "%s: %s", p,
-			    strerror(errno));
+			r = resume_path_err(err, -errno, p, strerror(errno));
 		if (end)
 			break;
 		*s = '/';
