@@ -194,6 +194,20 @@ struct pa_config {
 	unsigned int max_open_files;		/* 50 */
 	unsigned int numwant;			/* 50 */
 	double connect_timeout;			/* 15 */
+	/* Cron and scripts (btdownload(1), EXIT STATUS). */
+	double seed_ratio;			/* 0: no ratio limit */
+	double seed_time;			/* 0: no time limit */
+	double stall_timeout;			/* 0: never give up */
+	bool recheck;				/* ignore the resume file */
+	double resume_interval;			/* 5 */
+	bool status_json;			/* JSON status lines */
+	char *on_complete;			/* "": no hook */
+	char *on_seed_done;			/* "": no hook */
+	bool daemon;				/* detach */
+	char *pidfile;				/* "" */
+	char *logfile;				/* "": stderr, or syslog */
+	/* Choosing what to download. */
+	bool sequential;			/* pieces in order */
 };
 
 /* btdownload's table (borrowed, static), for man pages and btlaunchmany. */

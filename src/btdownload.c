@@ -22,8 +22,9 @@ main(int argc, char **argv)
 	if (r == PA_HELP)
 		return DOWNLOAD_EXIT_OK;
 	if (r < 0) {
-		log_warn("%s", err.msg);
-		fprintf(stderr, "Try 'btdownload --help' for more information.\n");
+		/* One line, the last on stderr: what was wrong. */
+		log_error("%s (see btdownload --help; exit status %d)", err.msg,
+		    DOWNLOAD_EXIT_USAGE);
 		return DOWNLOAD_EXIT_USAGE;
 	}
 	if (cfg.verbose)

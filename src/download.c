@@ -1,8 +1,18 @@
+/*
+ * download: see the header.  In order: set-up (torrent, lock, storage,
+ * resume plan), the start-up check, the resume file, callbacks from the
+ * downloader, peers and the tracker, the wiring, the seeding policy and
+ * periodic tasks, status, stop and free; then download_run(), btdownload's
+ * single download.
+ */
 #include "download.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +22,15 @@
 #include "bitfield.h"
 #include "bterr.h"
 #include "btformats.h"
+#include "checker.h"
 #include "choker.h"
 #include "connecter.h"
+#include "daemon.h"
 #include "downloader.h"
 #include "downloaderfeedback.h"
 #include "encrypter.h"
+#include "hooks.h"
+#include "json.h"
 #include "log.h"
 #include "parseargs.h"
 #include "piecepicker.h"
@@ -24,15 +38,108 @@
 #include "rawserver.h"
 #include "rerequester.h"
 #include "resolver.h"
+#include "resume.h"
 #include "sha.h"
 #include "storage.h"
 #include "storagewrapper.h"
 #include "uploader.h"
 #include "xmalloc.h"
 
-#define DL_CHOKE_MS 10000
-#define DL_REDIAL_MS 20000
-#define DL_STOP_MS 3000
+#define DL_CHOKE_MS	10000
+#define DL_REDIAL_MS	20000
+#define DL_STOP_MS	3000
+#define DL_TICK_MS	1000
+/* Bytes hashed per reactor pass during the start-up check (~10 ms). */
+#define DL_CHECK_BUDGET	(16u << 20)
+
+/* Add new states to the table in download_state_str(). */
+enum download_state {
+	DS_CHECKING,
+	DS_DOWNLOADING,
+	DS_SEEDING,
+	DS_STOPPING,
+	DS_STOPPED,
+};
+
+struct download {
+	const struct pa_config *cfg;
+	const struct download_env *env;
+	struct btf_metainfo mi;
+	char hex[SHA1_HEXLEN];
+	char *save_path, *resume_path;	/* absolute */
+	/* For messages: the name, and the save path as the user gave it. */
+	char name_esc[LOG_ESC_LEN], path_esc[LOG_ESC_LEN];
+	int lock_fd;			/* -1: no lock (read-only place) */
+	struct storage *st;
+	struct storagewrapper *sw;
+	/* Start-up check and resume. */
+	struct checker *ck;
+	struct bitfield trust, todo;
+	uint64_t *lengths;		/* file lengths, for the resume file */
+	uint64_t uploaded_before;	/* from the resume file */
+	uint32_t pieces_resumed, pieces_checked;
+	uint64_t bytes_checked;
+	bool resume_dirty;
+	uint64_t resume_saved_ms;
+	char resume_err[BT_ERR_MSGLEN];	/* last save error reported */
+	/* The swarm. */
+	struct piecepicker *pp;
+	struct choker *ch;
+	struct uploader *ul;
+	struct downloader *dl;
+	struct connecter *cn;
+	struct encoder *enc;
+	struct rerequester *rr;
+	struct ratemeasure rm;
+	uint8_t peer_id[20];
+	/* Policy. */
+	enum download_state state;
+	bool complete_at_start, policy_met;
+	uint64_t start_ms, complete_ms, last_data_ms, last_total;
+	uint64_t rejected_ms;		/* 0: not rejected since last peers */
+	char rejected[BT_ERR_MSGLEN];
+	struct hooks *hooks;
+	int exit_code;			/* -1 while running */
+	char exit_msg[BT_ERR_MSGLEN];
+	uint64_t check_task, tick_task, choke_task, redial_task, stop_task;
+	download_stopped_fn *stopped;
+	void *stopped_ctx;
+};
+
+static const char *
+download_state_str(enum download_state s)
+{
+	static const char *const names[] = {
+		[DS_CHECKING] = "checking",
+		[DS_DOWNLOADING] = "downloading",
+		[DS_SEEDING] = "seeding",
+		[DS_STOPPING] = "stopping",
+		[DS_STOPPED] = "stopped",
+	};
+
+	return names[s];
+}
+
+static void
+download_enter_state(struct download *d, enum download_state s)
+{
+	log_debug("%s: %s -> %s", d->name_esc, download_state_str(d->state),
+	    download_state_str(s));
+	d->state = s;
+}
+
+const char *
+download_exit_str(int code)
+{
+	static const char *const names[] = {
+		"done", "error", "usage", "torrent", "io", "disk_full",
+		"stalled", "interrupted", "locked", "rejected",
+	};
+
+	if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])))
+		return "error";
+	return names[code];
+}
 
 /*
  * Text for the terminal: as it is when it is all printable ASCII (our own
@@ -49,41 +156,39 @@ download_safe(char *buf, size_t len, const char *s)
 	return s;
 }
 
-/* Everything one download owns; built in download_run(), torn down in
- * reverse order by download_close(). */
-struct download {
-	const struct pa_config *cfg;
-	struct btf_metainfo mi;
-	char *save_path;
-	struct storage *st;
-	struct storagewrapper *sw;
-	struct rawserver *rs;
-	struct resolver *res;
-	struct piecepicker *pp;
-	struct choker *ch;
-	struct uploader *ul;
-	struct downloader *dl;
-	struct connecter *cn;
-	struct encoder *enc;
-	struct rerequester *rr;
-	struct ratemeasure rm;
-	uint8_t peer_id[20];
-	int port;
-	int exit_code;
-	bool finished;
-	bool complete_at_start;
-	bool tty;
-	double display_interval;
-	uint64_t choke_task, display_task, redial_task;
-};
-
-static double
-download_now(const struct download *d)
+static uint64_t
+download_now_ms(const struct download *d)
 {
-	return (double)rs_now_ms(d->rs) / 1000.0;
+	return rs_now_ms(d->env->rs);
 }
 
-/* --- setup ---------------------------------------------------------------- */
+/*
+ * The download is over with this status (the first call wins); the owner
+ * hears of it and stops us.
+ */
+static void download_end(struct download *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+download_end(struct download *d, int code, const char *fmt, ...)
+{
+	char msg[BT_ERR_MSGLEN], esc[LOG_ESC_LEN];
+	va_list ap;
+
+	/* The first reason is the one to report: later ones are echoes. */
+	if (d->exit_code >= 0)
+		return;
+	d->exit_code = code;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(d->exit_msg, sizeof(d->exit_msg), "%s",
+	    download_safe(esc, sizeof(esc), msg));
+	if (d->env->end != NULL)
+		d->env->end(d->env->ctx, d);
+}
+
+/* --- set-up ----------------------------------------------------------- */
 
 static void
 download_make_peer_id(uint8_t id[20])
@@ -115,80 +220,437 @@ download_seed(const uint8_t id[20])
 	return s;
 }
 
+/*
+ * The save path, absolute (the working directory is prepended to a
+ * relative one), so that hooks, logs and the resume file name the same
+ * place whatever the process does later.
+ */
+static char *
+download_abs_path(const char *path)
+{
+	char cwd[4096];
+	size_t n, m;
+	char *out;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(path);
+	n = strlen(cwd);
+	m = strlen(path);
+	out = xmalloc(n + 1 + m + 1);
+	memcpy(out, cwd, n);
+	out[n] = '/';
+	memcpy(out + n + 1, path, m + 1);
+	return out;
+}
+
+/*
+ * Take the lock next to the save path.  A place we cannot write to (a
+ * read-only seed) runs without a lock and without a resume file.
+ */
 static int
-download_open_storage(struct download *d)
+download_lock(struct download *d, struct bt_err *err)
+{
+	char *lock, *dir, *slash, esc[LOG_ESC_LEN];
+	long holder;
+	int fd;
+
+	resume_paths(d->save_path, &d->resume_path, &lock);
+	dir = xstrdup(lock);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir)
+		*slash = '\0';
+	fd = resume_mkdirs(dir, err);
+	free(dir);
+	if (fd == 0)
+		fd = resume_lock(lock, &holder, err);
+	free(lock);
+	if (fd == -EAGAIN) {
+		bt_err_prefix(err, "another btdownload is working on %s",
+		    d->path_esc);
+		return DOWNLOAD_EXIT_LOCKED;
+	}
+	if (fd == -EROFS || fd == -EACCES || fd == -EPERM) {
+		log_warn("%s; running without a lock or resume file",
+		    download_safe(esc, sizeof(esc), err->msg));
+		free(d->resume_path);
+		d->resume_path = NULL;
+		fd = -1;
+	} else if (fd < 0) {
+		return DOWNLOAD_EXIT_IO;
+	}
+	d->lock_fd = fd;
+	return 0;
+}
+
+static int
+download_open_storage(struct download *d, struct bt_err *err)
 {
 	const struct btf_metainfo *mi = &d->mi;
 	struct st_file *files = xcalloc(mi->nfiles, sizeof(*files));
 	struct st_config stc = ST_CONFIG_INIT;
 	struct sw_config swc = SW_CONFIG_INIT;
-	struct bt_err err = BT_ERR_INIT;
-	char esc[LOG_ESC_LEN];
 
+	d->lengths = xcalloc(mi->nfiles, sizeof(*d->lengths));
 	for (size_t i = 0; i < mi->nfiles; i++) {
 		files[i].path = mi->files[i].relpath;
 		files[i].length = mi->files[i].length;
+		d->lengths[i] = mi->files[i].length;
 	}
 	stc.max_open_files = (int)d->cfg->max_open_files;
 	d->st = st_new(d->save_path, files, mi->nfiles, !mi->multi_file, &stc,
-	    &err);
+	    err);
 	free(files);
-	if (d->st == NULL) {
-		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
-		return err.code == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
+	if (d->st == NULL)
+		return err->code == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
 		    DOWNLOAD_EXIT_IO;
-	}
 	swc.block_size = (uint32_t)d->cfg->download_slice_size;
 	d->sw = sw_new(d->st, mi->pieces, (uint32_t)mi->npieces,
-	    mi->piece_length, mi->total_length, &swc, &err);
-	if (d->sw == NULL) {
-		log_warn("%s: %s", download_safe(esc, sizeof(esc),
-		    d->cfg->responsefile), err.msg);
+	    mi->piece_length, mi->total_length, &swc, err);
+	if (d->sw == NULL)
 		return DOWNLOAD_EXIT_TORRENT;
-	}
 	return 0;
 }
 
+/* The relative paths, for resume_stat_files(). */
 static void
-download_check_progress(void *ctx, uint32_t done, uint32_t total)
+download_stat_files(const struct download *d, struct resume_stat *out)
 {
-	struct download *d = ctx;
+	const char **rel = xcalloc(d->mi.nfiles, sizeof(*rel));
 
-	if (d->tty && (done % 64 == 0 || done == total)) {
-		printf("\rchecking existing data: %5.1f%%\033[K",
-		    total ? 100.0 * done / total : 100.0);
-		fflush(stdout);
-	}
+	for (size_t i = 0; i < d->mi.nfiles; i++)
+		rel[i] = d->mi.files[i].relpath;
+	resume_stat_files(d->save_path, !d->mi.multi_file, rel, d->mi.nfiles,
+	    out);
+	free(rel);
 }
 
 /*
- * check_hashes 1 (the default) hashes every piece whose bytes exist on
- * disk.  check_hashes 0 trusts them unchecked, as mainline did: fast, and
- * wrong if the files were changed behind our back.
+ * Which files still match the resume record.  A file the storage had to
+ * create or resize is changed whatever its record says.
  */
-static int
-download_check_existing(struct download *d)
+static bool *
+download_changed_files(const struct download *d, const struct resume *rec)
 {
+	struct resume_stat *now = xcalloc(d->mi.nfiles, sizeof(*now));
+	bool *changed = xcalloc(d->mi.nfiles, sizeof(*changed));
+	size_t nchanged = 0;
+
+	download_stat_files(d, now);
+	for (size_t i = 0; i < d->mi.nfiles; i++) {
+		changed[i] = rec == NULL || !st_file_exists_full(d->st, i) ||
+		    !resume_stat_same(&now[i], &rec->files[i]);
+		nchanged += changed[i] && d->lengths[i] > 0;
+	}
+	if (rec != NULL && nchanged > 0)
+		log_info("%s: %zu file(s) changed since the resume file was "
+		    "written; checking their pieces", d->name_esc, nchanged);
+	free(now);
+	return changed;
+}
+
+/* The resume file, if there is a good one; NULL otherwise (warned). */
+static bool
+download_load_resume(struct download *d, struct resume *rec)
+{
+	struct resume_expect ex = { &d->mi.info_hash,
+	    (uint32_t)d->mi.npieces, d->lengths, d->mi.nfiles };
 	struct bt_err err = BT_ERR_INIT;
 	char esc[LOG_ESC_LEN];
+	int r;
+
+	if (d->resume_path == NULL || d->cfg->recheck)
+		return false;
+	r = resume_load(d->resume_path, &ex, rec, &err);
+	if (r == -ENOENT)
+		return false;
+	if (r < 0) {
+		log_warn("%s: ignoring the resume file (%s); checking all "
+		    "data", log_escape(esc, sizeof(esc), d->resume_path,
+		    strlen(d->resume_path)), err.msg);
+		return false;
+	}
+	d->uploaded_before = rec->uploaded;
+	return true;
+}
+
+/*
+ * Decide what to trust and what to hash.  --check_hashes 0 trusts every
+ * piece whose bytes existed (mainline, and how the tests build a corrupt
+ * seeder); otherwise the resume plan, with hashing limited to pieces whose
+ * bytes existed before we started (the rest are zeros we just created).
+ */
+static void
+download_plan(struct download *d)
+{
 	uint32_t n = (uint32_t)d->mi.npieces;
+	struct resume rec = RESUME_INIT;
+	bool have_rec, *changed;
 
-	if (!d->cfg->check_hashes) {
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t off = (uint64_t)i * d->mi.piece_length;
+	bf_init(&d->trust, n);
+	bf_init(&d->todo, n);
+	have_rec = download_load_resume(d, &rec);
+	changed = download_changed_files(d, have_rec ? &rec : NULL);
+	resume_plan(have_rec ? &rec.have : NULL, d->lengths, d->mi.nfiles,
+	    changed, d->mi.piece_length, &d->trust, &d->todo);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t off = (uint64_t)i * d->mi.piece_length;
+		bool existed = st_range_existed(d->st, off,
+		    sw_piece_len(d->sw, i));
 
-			if (st_range_existed(d->st, off, sw_piece_len(d->sw, i)))
-				sw_mark_have(d->sw, i);
-		}
-		return 0;
+		if (!d->cfg->check_hashes && existed)
+			bf_set(&d->trust, i);
+		if (!d->cfg->check_hashes || !existed)
+			bf_clear(&d->todo, i);
 	}
-	if (sw_check_existing(d->sw, download_check_progress, d, &err) < 0) {
-		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
-		return DOWNLOAD_EXIT_IO;
+	free(changed);
+	resume_release(&rec);
+}
+
+static int
+download_load(struct download *d, const char *torrent, const char *save,
+    struct bt_err *err)
+{
+	char esc[LOG_ESC_LEN];
+	int r;
+
+	if (btf_load_file(torrent, &d->mi, err) < 0) {
+		bt_err_prefix(err, "%s", log_escape(esc, sizeof(esc), torrent,
+		    strlen(torrent)));
+		return DOWNLOAD_EXIT_TORRENT;
 	}
-	if (d->tty)
-		printf("\r\033[K");
+	sha1_hex(&d->mi.info_hash, d->hex);
+	log_escape(d->name_esc, sizeof(d->name_esc), d->mi.name,
+	    strlen(d->mi.name));
+	if (save == NULL)
+		save = d->cfg->saveas[0] != '\0' ? d->cfg->saveas : d->mi.name;
+	log_escape(d->path_esc, sizeof(d->path_esc), save, strlen(save));
+	d->save_path = download_abs_path(save);
+	if ((r = download_lock(d, err)) != 0)
+		return r;
+	if ((r = download_open_storage(d, err)) != 0)
+		return r;
+	download_plan(d);
 	return 0;
+}
+
+struct download *
+download_new(const struct pa_config *cfg, const char *torrent_path,
+    const char *save_path, const struct download_env *env, int *out_code,
+    struct bt_err *err)
+{
+	struct download *d = xcalloc(1, sizeof(*d));
+	int r;
+
+	d->cfg = cfg;
+	d->env = env;
+	d->lock_fd = -1;
+	d->exit_code = -1;
+	d->state = DS_CHECKING;
+	d->hooks = hook_new();
+	d->start_ms = rs_now_ms(env->rs);
+	download_make_peer_id(d->peer_id);
+	r = download_load(d, torrent_path, save_path, err);
+	if (r != 0) {
+		*out_code = r;
+		download_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* --- the resume file ---------------------------------------------------- */
+
+static void
+download_resume_failed(struct download *d, const char *msg)
+{
+	char esc[LOG_ESC_LEN];
+
+	/* Say it once, not every few seconds. */
+	if (strcmp(d->resume_err, msg) == 0)
+		return;
+	snprintf(d->resume_err, sizeof(d->resume_err), "%s", msg);
+	log_warn("cannot save the resume file: %s", download_safe(esc,
+	    sizeof(esc), msg));
+}
+
+/*
+ * Flush the data to disk.  A failure means written pieces may be lost:
+ * the download ends (status 4, or 5 for ENOSPC) naming the file.
+ */
+static int
+download_flush(struct download *d)
+{
+	struct bt_err err = BT_ERR_INIT;
+	int r = st_flush(d->st, &err);
+
+	if (r < 0)
+		download_end(d, r == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
+		    DOWNLOAD_EXIT_IO, "%s", err.msg);
+	return r;
+}
+
+/*
+ * Save what we have.  The data is flushed first: a piece is claimed only
+ * once its bytes are on disk.  Not during the start-up check, whose
+ * unchecked files the old resume file still describes correctly.
+ */
+static void
+download_save_resume(struct download *d)
+{
+	struct resume rec = RESUME_INIT;
+	struct bt_err err = BT_ERR_INIT;
+
+	if (d->resume_path == NULL || d->sw == NULL || d->ck != NULL ||
+	    d->state == DS_CHECKING || download_flush(d) < 0)
+		return;
+	rec.info_hash = d->mi.info_hash;
+	rec.have = *sw_have(d->sw);
+	rec.nfiles = d->mi.nfiles;
+	rec.files = xcalloc(d->mi.nfiles, sizeof(*rec.files));
+	download_stat_files(d, rec.files);
+	rec.uploaded = d->uploaded_before + (d->ul != NULL ? ul_total(d->ul) :
+	    0);
+	if (resume_save(d->resume_path, &rec, &err) < 0)
+		download_resume_failed(d, err.msg);
+	else
+		d->resume_err[0] = '\0';
+	free(rec.files);
+	d->resume_dirty = false;
+	d->resume_saved_ms = download_now_ms(d);
+}
+
+/* --- the start-up check ------------------------------------------------- */
+
+static void download_go(struct download *d);
+
+static void
+download_checked_piece(void *ctx, uint32_t i, bool ok)
+{
+	struct download *d = ctx;
+
+	if (ok) {
+		sw_mark_have(d->sw, i);
+		d->pieces_checked++;
+	}
+}
+
+static void
+download_check_task(void *arg)
+{
+	struct download *d = arg;
+	struct bt_err err = BT_ERR_INIT;
+	int r;
+
+	d->check_task = 0;
+	r = ck_step(d->ck, DL_CHECK_BUDGET, download_checked_piece, d, &err);
+	d->bytes_checked = ck_bytes(d->ck);
+	if (r < 0) {
+		download_end(d, r == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
+		    DOWNLOAD_EXIT_IO, "%s", err.msg);
+		return;
+	}
+	if (r == 0) {
+		d->check_task = rs_add_task(d->env->rs, 0, download_check_task,
+		    d);
+		return;
+	}
+	log_info("%s: %" PRIu32 " pieces from the resume file, %" PRIu32
+	    " of %" PRIu32 " checked pieces good, checked %" PRIu64 " bytes",
+	    d->name_esc, d->pieces_resumed, d->pieces_checked, ck_total(d->ck),
+	    d->bytes_checked);
+	ck_free(d->ck);
+	d->ck = NULL;
+	download_go(d);
+}
+
+void
+download_start(struct download *d)
+{
+	for (uint32_t i = 0; i < d->trust.n; i++)
+		if (bf_get(&d->trust, i))
+			sw_mark_have(d->sw, i);
+	d->pieces_resumed = bf_count(&d->trust);
+	d->ck = ck_new(d->st, d->mi.pieces, d->mi.piece_length,
+	    d->mi.total_length, &d->todo);
+	bf_release(&d->trust);
+	bf_release(&d->todo);
+	download_enter_state(d, DS_CHECKING);
+	d->check_task = rs_add_task(d->env->rs, 0, download_check_task, d);
+}
+
+/* --- hooks and the seeding policy -------------------------------------- */
+
+static void
+download_hook(struct download *d, const char *what, const char *cmd)
+{
+	struct hook_args a = { d->mi.name, d->hex, d->save_path };
+
+	if (cmd[0] != '\0')
+		hook_run(d->hooks, what, cmd, &a);
+}
+
+static double
+download_ratio(const struct download *d)
+{
+	uint64_t up = d->uploaded_before + (d->ul != NULL ? ul_total(d->ul) :
+	    0);
+
+	return (double)up / (double)d->mi.total_length;
+}
+
+/*
+ * Is the seeding policy met?  Without --no-seed, --seed-ratio or
+ * --seed-time it never is: we seed until interrupted, as mainline did.
+ * Given together, whichever comes first.
+ */
+static bool
+download_policy_met(const struct download *d, char *why, size_t n)
+{
+	const struct pa_config *cfg = d->cfg;
+	double secs = (double)(download_now_ms(d) - d->complete_ms) / 1000.0;
+
+	if (d->state != DS_SEEDING)
+		return false;
+	if (cfg->no_seed) {
+		snprintf(why, n, "download complete");
+		return true;
+	}
+	if (cfg->seed_ratio > 0 && download_ratio(d) >= cfg->seed_ratio) {
+		snprintf(why, n, "seeding policy met: ratio %.2f reached "
+		    "%.2f", download_ratio(d), cfg->seed_ratio);
+		return true;
+	}
+	if (cfg->seed_time > 0 && secs >= cfg->seed_time) {
+		snprintf(why, n, "seeding policy met: seeded for %.0f s",
+		    cfg->seed_time);
+		return true;
+	}
+	return false;
+}
+
+static bool
+download_has_policy(const struct download *d)
+{
+	return d->cfg->no_seed || d->cfg->seed_ratio > 0 ||
+	    d->cfg->seed_time > 0;
+}
+
+/*
+ * End the download once its seeding policy is met.  hook says whether
+ * that is news worth --on-seed-done: not when the data was complete at
+ * start and the policy was met before anything happened.
+ */
+static void
+download_check_policy(struct download *d, bool hook)
+{
+	char why[BT_ERR_MSGLEN];
+
+	if (d->policy_met || !download_policy_met(d, why, sizeof(why)))
+		return;
+	d->policy_met = true;
+	if (hook)
+		download_hook(d, "--on-seed-done", d->cfg->on_seed_done);
+	download_end(d, DOWNLOAD_EXIT_OK, "%s", why);
 }
 
 /* --- callbacks from the downloader ------------------------------------- */
@@ -198,8 +660,10 @@ download_piece_verified(void *ctx, uint32_t i)
 {
 	struct download *d = ctx;
 
-	rm_data_came_in(&d->rm, download_now(d), sw_piece_len(d->sw, i));
+	rm_data_came_in(&d->rm, (double)download_now_ms(d) / 1000.0,
+	    sw_piece_len(d->sw, i));
 	cn_broadcast_have(d->cn, i);
+	d->resume_dirty = true;
 }
 
 static void
@@ -215,149 +679,43 @@ download_piece_failed(void *ctx, uint32_t i, uint32_t len)
 		log_debug("piece %u failed the hash check", i);
 }
 
-static void download_display(void *arg);
-static void download_failed(void *ctx, int err, const char *msg);
-
 static void
 download_finished(void *ctx)
 {
 	struct download *d = ctx;
 	char size[32];
-	struct bt_err err = BT_ERR_INIT;
-	char esc[LOG_ESC_LEN], esc2[LOG_ESC_LEN];
 
-	d->finished = true;
-	ch_set_done(d->ch, true);
-	/* fdatasync failing means the data may not be on disk: not done. */
-	if (st_flush(d->st, &err) < 0) {
-		download_failed(d, err.code, err.msg);
+	/* Complete means on disk: a failed flush is an I/O error. */
+	if (download_flush(d) < 0)
 		return;
-	}
-	download_display(d);
-	if (d->tty)
-		printf("\n");
-	if (d->rr != NULL && !d->complete_at_start)
+	download_enter_state(d, DS_SEEDING);
+	d->complete_ms = download_now_ms(d);
+	ch_set_done(d->ch, true);
+	download_save_resume(d);
+	if (d->rr != NULL)
 		rr_completed(d->rr);
-	printf("download complete: %s (%s) saved as %s\n",
-	    download_safe(esc, sizeof(esc), d->mi.name),
+	printf("%sdownload complete: %s (%s) saved as %s\n",
+	    isatty(STDOUT_FILENO) == 1 ? "\r\033[K" : "", d->name_esc,
 	    fb_size_str(size, sizeof(size), d->mi.total_length),
-	    download_safe(esc2, sizeof(esc2), d->save_path));
+	    d->path_esc);
 	fflush(stdout);
-	if (d->cfg->no_seed)
-		rs_stop(d->rs);
+	download_hook(d, "--on-complete", d->cfg->on_complete);
+	download_check_policy(d, true);
 }
 
 static void
 download_failed(void *ctx, int err, const char *msg)
 {
 	struct download *d = ctx;
-	char esc[LOG_ESC_LEN];
 
-	/* Blocks already read in this loop pass fail the same way: the
-	 * first error is the one to report and exit with. */
-	if (d->exit_code != 0) {
-		log_debug("%s", download_safe(esc, sizeof(esc), msg));
-		return;
-	}
-	log_warn("%s", download_safe(esc, sizeof(esc), msg));
-	d->exit_code = err == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
-	    DOWNLOAD_EXIT_IO;
-	rs_stop(d->rs);
+	download_end(d, err == -ENOSPC ? DOWNLOAD_EXIT_DISK_FULL :
+	    DOWNLOAD_EXIT_IO, "%s", msg);
 }
 
 static const struct dl_callbacks download_dl_cb = {
 	download_piece_verified, download_piece_failed, download_finished,
 	download_failed,
 };
-
-/* --- periodic tasks ---------------------------------------------------- */
-
-static void
-download_choke_round(void *arg)
-{
-	struct download *d = arg;
-
-	ch_round(d->ch);
-	d->choke_task = rs_add_task(d->rs, DL_CHOKE_MS, download_choke_round,
-	    d);
-}
-
-static int
-download_cols(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 80;
-}
-
-static void
-download_spew(struct download *d)
-{
-	char line[FB_LINE_LEN];
-
-	for (size_t k = 0; k < ch_num_peers(d->ch); k++) {
-		struct cn_conn *c = ch_peer_at(d->ch, k);
-		struct upload *up = cn_conn_upload(c);
-		struct dl_peer *dp = cn_conn_download(c);
-		struct fb_peer p;
-
-		p.addr = enc_conn_name(cn_conn_enc(c));
-		p.local = enc_conn_is_local(cn_conn_enc(c));
-		p.up_rate = ul_upload_rate(up);
-		p.down_rate = dl_peer_rate(dp);
-		p.optimistic = ch_is_optimistic(d->ch, c);
-		p.peer_interested = ul_is_interested(up);
-		p.we_choke = ul_is_choked(up);
-		p.we_interested = dl_is_interested(dp);
-		p.peer_chokes = dl_is_choked(dp);
-		p.snubbed = dl_is_snubbed(dp);
-		p.pieces = bf_count(dl_peer_have(dp));
-		p.npieces = (uint32_t)d->mi.npieces;
-		printf("%s%s\n", d->tty ? "\r\033[K" : "",
-		    fb_spew_line(line, sizeof(line), &p));
-	}
-}
-
-static void
-download_status(struct download *d, struct fb_status *s)
-{
-	double now = download_now(d);
-
-	s->state = d->finished ? "seeding" : "downloading";
-	s->total = d->mi.total_length;
-	s->done = s->total - sw_amount_left(d->sw);
-	s->down_rate = dl_rate(d->dl);
-	s->up_rate = ul_rate(d->ul);
-	s->downloaded = dl_total(d->dl);
-	s->uploaded = ul_total(d->ul);
-	s->peers = cn_num_conns(d->cn);
-	s->seeds = dl_num_seeds(d->dl);
-	s->eta = d->finished ? 0 : rm_get_time_left(&d->rm, now);
-}
-
-static void
-download_display(void *arg)
-{
-	struct download *d = arg;
-	struct fb_status s;
-
-	download_status(d, &s);
-	if (d->cfg->spew)
-		download_spew(d);
-	fb_print(stdout, d->tty, &s, download_cols());
-}
-
-static void
-download_display_task(void *arg)
-{
-	struct download *d = arg;
-
-	download_display(d);
-	d->display_task = rs_add_task(d->rs,
-	    (uint64_t)(d->display_interval * 1000), download_display_task, d);
-}
 
 /* --- peers ----------------------------------------------------------------- */
 
@@ -371,6 +729,8 @@ download_resolved(void *ctx, int err, const struct sockaddr_storage *addrs,
 		log_warn("cannot resolve peer: %s", res_strerror(err));
 		return;
 	}
+	if (d->enc == NULL)
+		return;
 	for (size_t i = 0; i < n; i++)
 		enc_start_connection(d->enc, (const struct sockaddr *)&addrs[i],
 		    res_addrlen(&addrs[i]), NULL);
@@ -391,8 +751,8 @@ download_add_peers(struct download *d)
 		if (res_numeric(host, port, &ss, &len) == 0)
 			enc_start_connection(d->enc, (struct sockaddr *)&ss,
 			    len, NULL);
-		else
-			res_lookup(d->res, host, port, download_resolved, d);
+		else if (d->env->res != NULL)
+			res_lookup(d->env->res, host, port, download_resolved, d);
 	}
 }
 
@@ -406,9 +766,10 @@ download_redial(void *arg)
 {
 	struct download *d = arg;
 
-	if (!d->cfg->no_seed || !d->finished)
+	if (!d->cfg->no_seed || d->state != DS_SEEDING)
 		download_add_peers(d);
-	d->redial_task = rs_add_task(d->rs, DL_REDIAL_MS, download_redial, d);
+	d->redial_task = rs_add_task(d->env->rs, DL_REDIAL_MS, download_redial,
+	    d);
 }
 
 /* --- the tracker ----------------------------------------------------------- */
@@ -418,6 +779,7 @@ download_tracker_peers(void *ctx, const struct btf_peer *peers, size_t n)
 {
 	struct download *d = ctx;
 
+	d->rejected_ms = 0;
 	/* Seeders dial too: Transmission and rtorrent leechers never dial
 	 * a peer in 127/8 themselves (mainline dials either way). */
 	for (size_t i = 0; i < n; i++)
@@ -449,13 +811,20 @@ download_tracker_incoming(void *ctx)
 	return enc_ever_incoming(((struct download *)ctx)->enc);
 }
 
+/* rerequester.h: a refusal is reported as "rejected by tracker - X". */
+#define DL_REJECTED "rejected by tracker"
+
 static void
 download_tracker_error(void *ctx, const char *msg)
 {
+	struct download *d = ctx;
 	char esc[LOG_ESC_LEN];
 
-	(void)ctx;
 	log_warn("%s", download_safe(esc, sizeof(esc), msg));
+	if (strncmp(msg, DL_REJECTED, strlen(DL_REJECTED)) == 0) {
+		d->rejected_ms = download_now_ms(d);
+		snprintf(d->rejected, sizeof(d->rejected), "%s", msg);
+	}
 }
 
 static const struct rr_callbacks download_rr_cb = {
@@ -476,7 +845,7 @@ download_start_tracker(struct download *d)
 	rr_config_init(&rc);
 	memcpy(rc.info_hash, d->mi.info_hash.b, 20);
 	memcpy(rc.peer_id, d->peer_id, 20);
-	rc.port = (uint16_t)d->port;
+	rc.port = d->env->port;
 	rc.ip = cfg->ip[0] != '\0' ? cfg->ip : NULL;
 	rc.seed = download_seed(d->peer_id) ^ 0x5bd1e995ULL;
 	rc.interval_ms = (uint32_t)(cfg->rerequest_interval * 1000);
@@ -484,40 +853,13 @@ download_start_tracker(struct download *d)
 	rc.max_initiate = cfg->max_initiate;
 	rc.numwant = cfg->numwant;
 	rc.http_timeout_ms = (uint32_t)(cfg->http_timeout * 1000);
-	d->rr = rr_new(d->rs, d->res, &rc, d->mi.announce, d->mi.tiers,
-	    d->mi.ntiers, &download_rr_cb, d, &err);
+	d->rr = rr_new(d->env->rs, d->env->res, &rc, d->mi.announce,
+	    d->mi.tiers, d->mi.ntiers, &download_rr_cb, d, &err);
 	if (d->rr == NULL) {
 		log_warn("tracker: %s", err.msg);
 		return;
 	}
 	rr_begin(d->rr);
-}
-
-static void
-download_tracker_stopped(void *ctx)
-{
-	struct download *d = ctx;
-
-	rr_free(d->rr);
-	d->rr = NULL;
-	rs_stop(d->rs);
-}
-
-/*
- * Tell the tracker we are leaving (event=stopped), waiting at most a few
- * seconds for its answer, so the swarm forgets us at once.
- */
-static void
-download_stop_tracker(struct download *d)
-{
-	if (d->rr == NULL)
-		return;
-	rr_stop(d->rr, download_tracker_stopped, d, DL_STOP_MS);
-	rs_run(d->rs);
-	if (d->rr != NULL) {
-		rr_free(d->rr);
-		d->rr = NULL;
-	}
 }
 
 /* --- the wiring ------------------------------------------------------------- */
@@ -542,69 +884,556 @@ download_max_message(const struct download *d)
 	return need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
 }
 
-static int
-download_wire(struct download *d)
+static void
+download_wire_policy(struct download *d, uint64_t seed)
 {
 	const struct pa_config *cfg = d->cfg;
-	uint64_t seed = download_seed(d->peer_id);
-	struct ul_config ulc;
-	struct dl_config dlc;
-	struct cn_config cnc;
-	struct enc_config ec;
 	uint32_t n = (uint32_t)d->mi.npieces;
 
 	d->pp = pp_new(n, cfg->rarest_first_cutoff, seed);
+	pp_set_sequential(d->pp, cfg->sequential);
 	for (uint32_t i = 0; i < n; i++)
 		if (sw_do_I_have(d->sw, i))
 			pp_complete(d->pp, i);
 	d->ch = ch_new(cn_choker_ops(), (int)cfg->max_uploads,
 	    (int)cfg->min_uploads, seed ^ 0x9e3779b97f4a7c15ULL);
-	ch_set_done(d->ch, d->finished);
+	ch_set_done(d->ch, d->state == DS_SEEDING);
+}
+
+static void
+download_wire(struct download *d)
+{
+	const struct pa_config *cfg = d->cfg;
+	struct ul_config ulc;
+	struct dl_config dlc;
+	struct cn_config cnc;
+	struct enc_config ec;
+
+	download_wire_policy(d, download_seed(d->peer_id));
 	ulc.max_slice_length = (uint32_t)cfg->max_slice_length;
 	ulc.max_rate_period = cfg->max_rate_period;
 	ulc.fudge = cfg->upload_rate_fudge;
 	ulc.max_queued_bytes = 256 * 1024;
-	d->ul = ul_new(d->rs, d->sw, &ulc);
+	d->ul = ul_new(d->env->rs, d->sw, &ulc);
 	dlc.backlog = cfg->request_backlog;
 	dlc.queue_time = 3.0;
 	dlc.snub_time = cfg->snub_time;
 	dlc.max_rate_period = cfg->max_rate_period;
-	d->dl = dl_new(d->rs, d->sw, d->pp, &dlc, &download_dl_cb, d);
-	cnc.npieces = n;
+	d->dl = dl_new(d->env->rs, d->sw, d->pp, &dlc, &download_dl_cb, d);
+	cnc.npieces = (uint32_t)d->mi.npieces;
 	cnc.max_upload_rate = cfg->max_upload_rate;
 	cnc.max_download_rate = cfg->max_download_rate;
-	d->cn = cn_new(d->rs, &cnc, d->ul, d->dl, d->ch);
+	d->cn = cn_new(d->env->rs, &cnc, d->ul, d->dl, d->ch);
 	ul_set_connecter(d->ul, d->cn);
 	ec.max_message_length = download_max_message(d);
 	ec.keepalive_ms = (uint32_t)(cfg->keepalive_interval * 1000);
 	ec.max_initiate = cfg->max_initiate;
-	d->enc = enc_new(d->rs, &ec, d->mi.info_hash.b, d->peer_id,
+	d->enc = enc_new(d->env->rs, &ec, d->mi.info_hash.b, d->peer_id,
 	    cn_enc_upper(), d->cn);
-	return 0;
+}
+
+/* --- periodic tasks ---------------------------------------------------- */
+
+static void
+download_choke_round(void *arg)
+{
+	struct download *d = arg;
+
+	ch_round(d->ch);
+	d->choke_task = rs_add_task(d->env->rs, DL_CHOKE_MS,
+	    download_choke_round, d);
+}
+
+/* --stall-timeout: no payload byte for that long while incomplete. */
+static void
+download_check_stall(struct download *d, uint64_t now)
+{
+	uint64_t total = dl_total(d->dl);
+
+	if (total != d->last_total || d->state != DS_DOWNLOADING) {
+		d->last_total = total;
+		d->last_data_ms = now;
+		return;
+	}
+	if (d->cfg->stall_timeout > 0 &&
+	    now - d->last_data_ms >= (uint64_t)(d->cfg->stall_timeout * 1000))
+		download_end(d, DOWNLOAD_EXIT_STALLED, "stalled: no data "
+		    "arrived for %.0f s while incomplete",
+		    d->cfg->stall_timeout);
+}
+
+/*
+ * Exit status 9: a tracker refused us, we have no connection, --peer gave
+ * none, and no tracker has sent peers since.  Checked a tick later, so
+ * that the other trackers of the list get their turn.
+ */
+static void
+download_check_rejected(struct download *d, uint64_t now)
+{
+	if (d->rejected_ms == 0 || now - d->rejected_ms < DL_TICK_MS ||
+	    cn_num_conns(d->cn) > 0 || d->cfg->peer.n > 0)
+		return;
+	download_end(d, DOWNLOAD_EXIT_REJECTED, "%s; no peers otherwise",
+	    d->rejected);
+}
+
+static void
+download_tick(void *arg)
+{
+	struct download *d = arg;
+	uint64_t now = download_now_ms(d);
+
+	d->tick_task = rs_add_task(d->env->rs, DL_TICK_MS, download_tick, d);
+	hook_reap(d->hooks);
+	if (d->resume_dirty && now - d->resume_saved_ms >=
+	    (uint64_t)(d->cfg->resume_interval * 1000))
+		download_save_resume(d);
+	download_check_stall(d, now);
+	download_check_rejected(d, now);
+	download_check_policy(d, true);
+}
+
+/* The check is over: seed what we have, download the rest. */
+static void
+download_go(struct download *d)
+{
+	bool complete = sw_is_complete(d->sw);
+
+	d->complete_at_start = complete;
+	d->complete_ms = download_now_ms(d);
+	d->last_data_ms = download_now_ms(d);
+	download_enter_state(d, complete ? DS_SEEDING : DS_DOWNLOADING);
+	download_save_resume(d);
+	rm_init(&d->rm, sw_amount_left(d->sw));
+	if (complete) {
+		printf("%s is complete; seeding\n", d->path_esc);
+		fflush(stdout);
+	}
+	download_wire(d);
+	if (d->env->checked != NULL)
+		d->env->checked(d->env->ctx, d);
+	d->tick_task = rs_add_task(d->env->rs, DL_TICK_MS, download_tick, d);
+	/* Nothing to do (--no-seed and complete): no tracker, no peers. */
+	download_check_policy(d, false);
+	if (d->exit_code >= 0)
+		return;
+	download_add_peers(d);
+	if (d->cfg->peer.n > 0)
+		d->redial_task = rs_add_task(d->env->rs, DL_REDIAL_MS,
+		    download_redial, d);
+	d->choke_task = rs_add_task(d->env->rs, DL_CHOKE_MS,
+	    download_choke_round, d);
+	download_start_tracker(d);
+}
+
+/* --- status ----------------------------------------------------------------- */
+
+void
+download_interrupted(struct download *d, int sig)
+{
+	const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ?
+	    "SIGTERM" : "a signal";
+
+	if (d->state != DS_SEEDING)
+		download_end(d, DOWNLOAD_EXIT_INTERRUPTED, "interrupted by %s "
+		    "before the download was complete", name);
+	else if (download_has_policy(d))
+		download_end(d, DOWNLOAD_EXIT_INTERRUPTED, "interrupted by %s "
+		    "while seeding, before the seeding policy was met", name);
+	else
+		download_end(d, DOWNLOAD_EXIT_OK, "stopped by %s while "
+		    "seeding", name);
+}
+
+struct encoder *
+download_encoder(const struct download *d)
+{
+	return d->state == DS_DOWNLOADING || d->state == DS_SEEDING ?
+	    d->enc : NULL;
+}
+
+const uint8_t *
+download_info_hash(const struct download *d)
+{
+	return d->mi.info_hash.b;
+}
+
+int
+download_exit_code(const struct download *d)
+{
+	return d->exit_code;
+}
+
+const char *
+download_exit_message(const struct download *d)
+{
+	return d->exit_msg;
+}
+
+static void
+download_status_swarm(struct download *d, struct download_status *s)
+{
+	double now = (double)download_now_ms(d) / 1000.0;
+
+	if (d->dl == NULL)
+		return;
+	s->downloaded = dl_total(d->dl);
+	s->uploaded = ul_total(d->ul);
+	s->down_rate = dl_rate(d->dl);
+	s->up_rate = ul_rate(d->ul);
+	s->peers = cn_num_conns(d->cn);
+	s->seeds = dl_num_seeds(d->dl);
+	s->eta = d->state == DS_SEEDING ? 0 : rm_get_time_left(&d->rm, now);
+}
+
+void
+download_get_status(struct download *d, struct download_status *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = d->mi.name;
+	s->info_hash = d->hex;
+	s->path = d->save_path;
+	s->state = download_state_str(d->state);
+	s->total = d->mi.total_length;
+	s->done = s->total - sw_amount_left(d->sw);
+	s->eta = -1;
+	download_status_swarm(d, s);
+	s->uploaded_total = d->uploaded_before + s->uploaded;
+	s->ratio = (double)s->uploaded_total / (double)s->total;
+	s->pieces = (uint32_t)d->mi.npieces;
+	s->pieces_have = bf_count(sw_have(d->sw));
+	s->pieces_resumed = d->pieces_resumed;
+	s->pieces_checked = d->pieces_checked;
+	s->bytes_checked = d->ck != NULL ? ck_bytes(d->ck) : d->bytes_checked;
+	s->elapsed = (double)(download_now_ms(d) - d->start_ms) / 1000.0;
+	s->exit_code = d->exit_code;
+	s->exit_message = d->exit_code >= 0 ? d->exit_msg : NULL;
+}
+
+/* Keys are stable and documented in btdownload(1), STATUS OUTPUT. */
+char *
+download_status_json(const struct download_status *s)
+{
+	struct json j = JSON_INIT;
+	char *out;
+
+	json_begin(&j);
+	json_str(&j, "name", s->name);
+	json_str(&j, "info_hash", s->info_hash);
+	json_str(&j, "path", s->path);
+	json_str(&j, "state", s->state);
+	json_u64(&j, "done", s->done);
+	json_u64(&j, "total", s->total);
+	/* Rounded down: never 100.0 before the last byte is verified. */
+	json_double(&j, "progress", s->total ? floor((double)s->done *
+	    1000.0 / (double)s->total) / 10.0 : 100.0, 1);
+	json_u64(&j, "downloaded", s->downloaded);
+	json_u64(&j, "uploaded", s->uploaded);
+	json_u64(&j, "uploaded_total", s->uploaded_total);
+	json_double(&j, "down_rate", s->down_rate, 0);
+	json_double(&j, "up_rate", s->up_rate, 0);
+	json_u64(&j, "peers", s->peers);
+	json_u64(&j, "seeds", s->seeds);
+	json_double(&j, "ratio", s->ratio, 3);
+	if (s->eta >= 0 && s->eta < 1e8)
+		json_double(&j, "eta", s->eta, 0);
+	else
+		json_null(&j, "eta");
+	json_u64(&j, "pieces", s->pieces);
+	json_u64(&j, "pieces_have", s->pieces_have);
+	json_u64(&j, "pieces_resumed", s->pieces_resumed);
+	json_u64(&j, "pieces_checked", s->pieces_checked);
+	json_u64(&j, "bytes_checked", s->bytes_checked);
+	json_double(&j, "elapsed", s->elapsed, 1);
+	if (s->exit_code >= 0) {
+		json_i64(&j, "exit_code", s->exit_code);
+		json_str(&j, "exit_reason", download_exit_str(s->exit_code));
+	} else {
+		json_null(&j, "exit_code");
+		json_null(&j, "exit_reason");
+	}
+	json_str(&j, "message", s->exit_message);
+	out = xstrdup(json_end(&j));
+	json_release(&j);
+	return out;
+}
+
+void
+download_spew(const struct download *d, bool tty)
+{
+	char line[FB_LINE_LEN];
+
+	if (d->ch == NULL)
+		return;
+	for (size_t k = 0; k < ch_num_peers(d->ch); k++) {
+		struct cn_conn *c = ch_peer_at(d->ch, k);
+		struct upload *up = cn_conn_upload(c);
+		struct dl_peer *dp = cn_conn_download(c);
+		struct fb_peer p;
+
+		p.addr = enc_conn_name(cn_conn_enc(c));
+		p.local = enc_conn_is_local(cn_conn_enc(c));
+		p.up_rate = ul_upload_rate(up);
+		p.down_rate = dl_peer_rate(dp);
+		p.optimistic = ch_is_optimistic(d->ch, c);
+		p.peer_interested = ul_is_interested(up);
+		p.we_choke = ul_is_choked(up);
+		p.we_interested = dl_is_interested(dp);
+		p.peer_chokes = dl_is_choked(dp);
+		p.snubbed = dl_is_snubbed(dp);
+		p.pieces = bf_count(dl_peer_have(dp));
+		p.npieces = (uint32_t)d->mi.npieces;
+		printf("%s%s\n", tty ? "\r\033[K" : "",
+		    fb_spew_line(line, sizeof(line), &p));
+	}
+}
+
+/* --- stop and free ----------------------------------------------------------- */
+
+static void
+download_stopped(void *arg)
+{
+	struct download *d = arg;
+	download_stopped_fn *fn = d->stopped;
+
+	d->stop_task = 0;
+	if (d->rr != NULL) {
+		rr_free(d->rr);
+		d->rr = NULL;
+	}
+	download_enter_state(d, DS_STOPPED);
+	d->stopped = NULL;
+	if (fn != NULL)
+		fn(d->stopped_ctx, d);
+}
+
+static void
+download_cancel_tasks(struct download *d)
+{
+	uint64_t *tasks[] = { &d->check_task, &d->tick_task, &d->choke_task,
+	    &d->redial_task, &d->stop_task };
+
+	for (size_t i = 0; i < sizeof(tasks) / sizeof(tasks[0]); i++) {
+		if (*tasks[i] != 0)
+			rs_cancel_task(d->env->rs, *tasks[i]);
+		*tasks[i] = 0;
+	}
+}
+
+void
+download_stop(struct download *d, download_stopped_fn *fn, void *ctx)
+{
+	download_cancel_tasks(d);
+	if (d->state != DS_CHECKING)
+		download_save_resume(d);
+	download_enter_state(d, DS_STOPPING);
+	if (d->dl != NULL)
+		dl_shutdown(d->dl);
+	d->stopped = fn;
+	d->stopped_ctx = ctx;
+	/* Tell the tracker we are leaving, so the swarm forgets us. */
+	if (d->rr != NULL)
+		rr_stop(d->rr, download_stopped, d, DL_STOP_MS);
+	else
+		d->stop_task = rs_add_task(d->env->rs, 0, download_stopped, d);
+}
+
+void
+download_wait_hooks(struct download *d, uint32_t timeout_ms)
+{
+	hook_wait(d->hooks, timeout_ms);
+}
+
+void
+download_free(struct download *d)
+{
+	struct bt_err err = BT_ERR_INIT;
+
+	if (d == NULL)
+		return;
+	download_cancel_tasks(d);
+	if (d->dl != NULL)
+		dl_shutdown(d->dl);
+	rr_free(d->rr);
+	cn_free(d->cn);
+	enc_free(d->enc);
+	dl_free(d->dl);
+	ul_free(d->ul);
+	ch_free(d->ch);
+	pp_free(d->pp);
+	ck_free(d->ck);
+	sw_free(d->sw);
+	if (d->st != NULL && st_flush(d->st, &err) < 0)
+		log_warn("%s", err.msg);
+	st_free(d->st);
+	bf_release(&d->trust);
+	bf_release(&d->todo);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	hook_free(d->hooks);
+	free(d->lengths);
+	free(d->resume_path);
+	free(d->save_path);
+	btf_release(&d->mi);
+	free(d);
+}
+
+/* --- btdownload: one download on its own reactor ------------------------- */
+
+/* A hook still running at exit is waited for this long, then left. */
+#define DL_HOOK_WAIT_MS	30000
+
+struct run {
+	const struct pa_config *cfg;
+	struct rawserver *rs;
+	struct download_env env;
+	struct download *d;
+	FILE *logfp;
+	bool tty, display, stopped;
+	uint64_t display_task;
+};
+
+/*
+ * The listener's handler: an incoming peer goes to the download's
+ * encoder once it has one (not while checking), else it is closed.
+ */
+static void
+run_accept(void *ctx, struct rs_conn *c)
+{
+	struct run *run = ctx;
+	struct encoder *enc = run->d != NULL ? download_encoder(run->d) :
+	    NULL;
+
+	if (enc == NULL)
+		rs_close(c);
+	else
+		enc_handler()->made(enc, c);
+}
+
+/* made() always hands the connection on or closes it: no data here. */
+static void
+run_no_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	(void)p;
+	(void)n;
+	rs_close(c);
+}
+
+static void
+run_no_lost(void *ctx, struct rs_conn *c, int err)
+{
+	(void)ctx;
+	(void)c;
+	(void)err;
+}
+
+static const struct rs_handler run_listen_handler = {
+	run_accept, run_no_data, run_no_lost, NULL,
+};
+
+static void
+run_end(void *ctx, struct download *d)
+{
+	struct run *run = ctx;
+
+	(void)d;
+	rs_stop(run->rs);
+}
+
+static void run_display(struct run *run);
+
+/* The first status line comes as soon as the check is over. */
+static void
+run_checked(void *ctx, struct download *d)
+{
+	struct run *run = ctx;
+
+	(void)d;
+	if (run->display)
+		run_display(run);
+}
+
+static void
+run_stopped(void *ctx, struct download *d)
+{
+	struct run *run = ctx;
+
+	(void)d;
+	run->stopped = true;
+	rs_stop(run->rs);
 }
 
 static int
-download_listen(struct download *d)
+run_cols(void)
 {
-	struct bt_err err = BT_ERR_INIT;
-	const struct pa_config *cfg = d->cfg;
+	struct winsize ws;
 
-	d->port = rs_listen(d->rs, cfg->bind, (int)cfg->minport,
-	    (int)cfg->maxport, enc_handler(), d->enc, &err);
-	if (d->port < 0) {
-		log_warn("cannot listen: %s", err.msg);
-		return DOWNLOAD_EXIT_ERROR;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+static void
+run_print_json(struct download *d)
+{
+	struct download_status s;
+	char *line;
+
+	download_get_status(d, &s);
+	line = download_status_json(&s);
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+}
+
+static void
+run_display(struct run *run)
+{
+	struct download_status s;
+	struct fb_status f;
+
+	if (run->cfg->spew)
+		download_spew(run->d, run->tty);
+	if (run->cfg->status_json && !run->tty) {
+		run_print_json(run->d);
+		return;
 	}
-	if (cfg->bind[0] != '\0' && rs_set_bind(d->rs, cfg->bind) < 0) {
-		log_warn("cannot bind outgoing connections to %s", cfg->bind);
-		return DOWNLOAD_EXIT_ERROR;
-	}
-	log_info("listening on port %d", d->port);
-	return 0;
+	download_get_status(run->d, &s);
+	f.state = s.state;
+	f.done = s.done;
+	f.total = s.total;
+	f.down_rate = s.down_rate;
+	f.up_rate = s.up_rate;
+	f.downloaded = s.downloaded;
+	f.uploaded = s.uploaded;
+	f.peers = s.peers;
+	f.seeds = s.seeds;
+	f.eta = s.eta;
+	fb_print(stdout, run->tty, &f, run_cols());
+}
+
+static double
+run_display_interval(const struct run *run)
+{
+	if (run->cfg->display_interval > 0)
+		return run->cfg->display_interval;
+	return run->tty ? 0.5 : 1.0;
+}
+
+static void
+run_display_task(void *arg)
+{
+	struct run *run = arg;
+
+	run_display(run);
+	run->display_task = rs_add_task(run->rs,
+	    (uint64_t)(run_display_interval(run) * 1000), run_display_task,
+	    run);
 }
 
 static struct rawserver *
-download_reactor(const struct pa_config *cfg)
+run_reactor(const struct pa_config *cfg)
 {
 	struct rs_config rc = RS_CONFIG_DEFAULT;
 
@@ -615,108 +1444,178 @@ download_reactor(const struct pa_config *cfg)
 	return rs_new(&rc);
 }
 
-static void
-download_close(struct download *d)
-{
-	struct bt_err err = BT_ERR_INIT;
-	char esc[LOG_ESC_LEN];
-
-	if (d->dl != NULL)
-		dl_shutdown(d->dl);
-	cn_free(d->cn);
-	enc_free(d->enc);
-	dl_free(d->dl);
-	ul_free(d->ul);
-	ch_free(d->ch);
-	pp_free(d->pp);
-	res_free(d->res);
-	rs_free(d->rs);
-	sw_free(d->sw);
-	if (d->st != NULL && st_flush(d->st, &err) < 0)
-		log_warn("%s", download_safe(esc, sizeof(esc), err.msg));
-	st_free(d->st);
-	free(d->save_path);
-	btf_release(&d->mi);
-}
-
 static int
-download_setup(struct download *d)
+run_listen(struct run *run, struct bt_err *err)
 {
-	struct bt_err err = BT_ERR_INIT;
-	char esc[LOG_ESC_LEN];
-	int r;
+	const struct pa_config *cfg = run->cfg;
+	int port;
 
-	if (btf_load_file(d->cfg->responsefile, &d->mi, &err) < 0) {
-		log_warn("%s: %s", download_safe(esc, sizeof(esc),
-		    d->cfg->responsefile), err.msg);
-		return DOWNLOAD_EXIT_TORRENT;
-	}
-	d->save_path = xstrdup(d->cfg->saveas[0] != '\0' ? d->cfg->saveas :
-	    d->mi.name);
-	if ((r = download_open_storage(d)) != 0)
-		return r;
-	if ((r = download_check_existing(d)) != 0)
-		return r;
-	d->finished = sw_is_complete(d->sw);
-	d->complete_at_start = d->finished;
-	rm_init(&d->rm, sw_amount_left(d->sw));
-	download_make_peer_id(d->peer_id);
-	if ((d->rs = download_reactor(d->cfg)) == NULL) {
-		log_warn("cannot create the reactor: %s", strerror(errno));
+	port = rs_listen(run->rs, cfg->bind, (int)cfg->minport,
+	    (int)cfg->maxport, &run_listen_handler, run, err);
+	if (port < 0) {
+		bt_err_prefix(err, "cannot listen");
 		return DOWNLOAD_EXIT_ERROR;
 	}
-	d->res = res_new(d->rs);
-	download_wire(d);
-	return download_listen(d);
+	if (cfg->bind[0] != '\0' && rs_set_bind(run->rs, cfg->bind) < 0) {
+		bt_err_set(err, -EINVAL, "cannot bind outgoing connections "
+		    "to %s", cfg->bind);
+		return DOWNLOAD_EXIT_ERROR;
+	}
+	run->env.port = (uint16_t)port;
+	log_info("listening on port %d", port);
+	return 0;
+}
+
+/*
+ * Where log lines go: --logfile (under --daemon, stderr already is the
+ * log file), else syslog under --daemon, else stderr.
+ */
+static int
+run_logging(struct run *run, struct bt_err *err)
+{
+	const struct pa_config *cfg = run->cfg;
+
+	if (cfg->daemon && cfg->logfile[0] == '\0') {
+		log_set_syslog(true);
+		return 0;
+	}
+	if (cfg->daemon || cfg->logfile[0] == '\0')
+		return 0;
+	run->logfp = fopen(cfg->logfile, "a");
+	if (run->logfp == NULL)
+		return bt_err_set(err, -errno, "%s: %s", cfg->logfile,
+		    strerror(errno));
+	log_set_stream(run->logfp);
+	return 0;
+}
+
+/* Everything up to the reactor loop; an exit status on failure. */
+static int
+run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
+{
+	const struct pa_config *cfg = run->cfg;
+	int code = 0;
+
+	if ((run->rs = run_reactor(cfg)) == NULL) {
+		bt_err_set(err, -errno, "cannot create the reactor: %s",
+		    strerror(errno));
+		return DOWNLOAD_EXIT_ERROR;
+	}
+	run->env.rs = run->rs;
+	run->env.res = res_new(run->rs);
+	run->env.end = run_end;
+	run->env.checked = run_checked;
+	run->env.ctx = run;
+	if (!cfg->daemon && run_logging(run, err) < 0)
+		return DOWNLOAD_EXIT_ERROR;
+	run->d = download_new(cfg, cfg->responsefile, NULL, &run->env, &code,
+	    err);
+	if (run->d == NULL)
+		return code;
+	if ((code = run_listen(run, err)) != 0)
+		return code;
+	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
+	    err) < 0)
+		return DOWNLOAD_EXIT_ERROR;
+	if (cfg->daemon && run_logging(run, err) < 0)
+		return DOWNLOAD_EXIT_ERROR;
+	if (cfg->pidfile[0] != '\0' &&
+	    daemon_write_pidfile(cfg->pidfile, err) < 0)
+		return DOWNLOAD_EXIT_ERROR;
+	return 0;
+}
+
+/* After the loop: the exit status, stop, hooks, the final lines. */
+static int
+run_finish(struct run *run, int sig)
+{
+	struct download *d = run->d;
+	int code;
+
+	if (sig > 0)
+		download_interrupted(d, sig);
+	else if (sig < 0 && download_exit_code(d) < 0)
+		log_warn("reactor failed: %s", strerror(-sig));
+	if (run->display_task != 0)
+		rs_cancel_task(run->rs, run->display_task);
+	if (run->tty && run->display)
+		printf("\n");
+	download_stop(d, run_stopped, run);
+	if (!run->stopped)
+		rs_run(run->rs);
+	download_wait_hooks(d, DL_HOOK_WAIT_MS);
+	if (run->cfg->status_json)
+		run_print_json(d);
+	code = download_exit_code(d);
+	if (code < 0)
+		code = DOWNLOAD_EXIT_ERROR;
+	return code;
+}
+
+/* The last line on stderr says why (only on failure, unless -v). */
+static void
+run_say_why(const struct run *run, int code, const char *text)
+{
+	char esc[LOG_ESC_LEN];
+	const char *msg = download_safe(esc, sizeof(esc), text);
+
+	if (code == DOWNLOAD_EXIT_OK) {
+		log_info("%s (exit status 0)", msg);
+		return;
+	}
+	log_error("%s (exit status %d)", msg, code);
+	if (run->logfp != NULL)
+		fprintf(stderr, "%s: %s (exit status %d)\n", log_prog(), msg,
+		    code);
+}
+
+static void
+run_free(struct run *run)
+{
+	download_free(run->d);
+	res_free(run->env.res);
+	rs_free(run->rs);
+	if (run->cfg->pidfile[0] != '\0')
+		daemon_remove_pidfile(run->cfg->pidfile);
+	if (run->logfp != NULL) {
+		log_set_stream(NULL);
+		fclose(run->logfp);
+	}
 }
 
 int
 download_run(const struct pa_config *cfg)
 {
-	struct download d;
-	char esc[LOG_ESC_LEN];
-	int r, sig;
+	struct daemon_ctx dc = DAEMON_CTX_INIT;
+	struct bt_err err = BT_ERR_INIT;
+	char msg[BT_ERR_MSGLEN];
+	struct run run;
+	bool parent;
+	int code;
 
-	memset(&d, 0, sizeof(d));
-	d.cfg = cfg;
-	d.tty = isatty(STDOUT_FILENO) == 1;
-	d.display_interval = cfg->display_interval > 0 ? cfg->display_interval :
-	    (d.tty ? 0.5 : 1.0);
-	if ((r = download_setup(&d)) != 0) {
-		download_close(&d);
-		return r;
+	memset(&run, 0, sizeof(run));
+	run.cfg = cfg;
+	if (cfg->daemon && daemon_start(&dc, &parent, &code, &err) < 0) {
+		log_error("%s", err.msg);
+		return DOWNLOAD_EXIT_ERROR;
 	}
-	if (d.finished) {
-		printf("%s is complete; seeding\n",
-		    download_safe(esc, sizeof(esc), d.save_path));
-		fflush(stdout);
-		if (cfg->no_seed) {
-			download_close(&d);
-			return DOWNLOAD_EXIT_OK;
-		}
+	if (cfg->daemon && parent)
+		return code;
+	run.tty = !cfg->daemon && isatty(STDOUT_FILENO) == 1;
+	run.display = !cfg->daemon || cfg->display_interval > 0;
+	code = run_setup(&run, &dc, &err);
+	if (code != 0) {
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+	} else {
+		download_start(run.d);
+		if (run.display)
+			run.display_task = rs_add_task(run.rs,
+			    (uint64_t)(run_display_interval(&run) * 1000),
+			    run_display_task, &run);
+		code = run_finish(&run, rs_run(run.rs));
+		snprintf(msg, sizeof(msg), "%s", download_exit_message(run.d));
 	}
-	download_add_peers(&d);
-	if (cfg->peer.n > 0)
-		d.redial_task = rs_add_task(d.rs, DL_REDIAL_MS, download_redial,
-		    &d);
-	d.choke_task = rs_add_task(d.rs, DL_CHOKE_MS, download_choke_round, &d);
-	download_start_tracker(&d);
-	download_display_task(&d);
-	sig = rs_run(d.rs);
-	if (d.tty)
-		printf("\n");
-	rs_cancel_task(d.rs, d.display_task);
-	rs_cancel_task(d.rs, d.choke_task);
-	rs_cancel_task(d.rs, d.redial_task);
-	download_stop_tracker(&d);
-	if (d.exit_code == 0 && sig > 0 && !d.finished) {
-		log_warn("interrupted before the download was complete");
-		d.exit_code = DOWNLOAD_EXIT_INTERRUPTED;
-	} else if (d.exit_code == 0 && sig < 0) {
-		log_warn("reactor failed: %s", strerror(-sig));
-		d.exit_code = DOWNLOAD_EXIT_ERROR;
-	}
-	r = d.exit_code;
-	download_close(&d);
-	return r;
+	run_say_why(&run, code, msg);
+	run_free(&run);
+	return code;
 }

@@ -997,8 +997,8 @@ static const struct pa_option pa_btdownload_opts[] = {
 	    .help = "refuse connections once this many peers are "
 	    "connected" },
 	{ O_BOOL(check_hashes), .def = "1",
-	    .help = "check existing data against the torrent's hashes at "
-	    "startup; 0 trusts it" },
+	    .help = "at start-up, hash the existing data the resume file does "
+	    "not vouch for; 0 trusts all existing data without hashing" },
 	{ O_RATE(max_upload_rate), .def = "0",
 	    .help = "the highest upload rate; 0 means unlimited" },
 	{ O_TIME(snub_time), .def = "30", .flags = PA_F_NONZERO,
@@ -1034,6 +1034,39 @@ static const struct pa_option pa_btdownload_opts[] = {
 	    .help = "how many peers to ask the tracker for" },
 	{ O_TIME(connect_timeout), .def = "15", .flags = PA_F_NONZERO,
 	    .help = "give up on connecting to a peer after this long" },
+	/* Cron and scripts. */
+	{ O_(seed_ratio, PA_DOUBLE, double), .def = "0", .metavar = "RATIO",
+	    .help = "once complete, seed until uploaded / size reaches "
+	    "RATIO (counted over all runs); 0 means no ratio limit" },
+	{ O_TIME(seed_time), .def = "0",
+	    .help = "once complete, seed for this long, then exit; 0 means "
+	    "no time limit" },
+	{ O_TIME(stall_timeout), .def = "0",
+	    .help = "give up (exit status 6) when no data has arrived for "
+	    "this long while incomplete; 0 means never" },
+	{ O_BOOL(recheck), .def = "0",
+	    .help = "ignore the resume file and hash all existing data" },
+	{ O_TIME(resume_interval), .def = "5", .flags = PA_F_NONZERO,
+	    .help = "how often to save the resume file while pieces arrive" },
+	{ O_BOOL(status_json), .def = "0",
+	    .help = "print the status as one JSON object per line when "
+	    "standard output is not a terminal, and once at exit" },
+	{ O_STR(on_complete), .def = "", .metavar = "CMD",
+	    .help = "run CMD with /bin/sh when the download is complete and "
+	    "verified; $1, $2, $3 are the name, info hash and save path" },
+	{ O_STR(on_seed_done), .def = "", .metavar = "CMD",
+	    .help = "run CMD with /bin/sh when the seeding policy is met, "
+	    "with the same arguments" },
+	{ O_BOOL(daemon), .def = "0",
+	    .help = "run in the background, logging to --logfile or syslog" },
+	{ O_STR(pidfile), .def = "", .metavar = "FILE",
+	    .help = "write the process id to FILE" },
+	{ O_STR(logfile), .def = "", .metavar = "FILE",
+	    .help = "append log lines to FILE instead of standard error" },
+	/* Choosing what to download. */
+	{ O_BOOL(sequential), .def = "0",
+	    .help = "download pieces in order, first to last (for "
+	    "streaming), instead of rarest first" },
 };
 
 static int
@@ -1152,8 +1185,9 @@ pa_print_help(FILE *fp, const char *prog)
 {
 	static const char *const intro[] = {
 		"Download the files a .torrent file describes, then go on "
-		"uploading them to other peers until interrupted (or, with "
-		"--no_seed, exit once they are complete).",
+		"uploading them to other peers until interrupted, or until "
+		"the seeding policy given by --no_seed, --seed_ratio or "
+		"--seed_time is met.",
 		"Options may be written with underscores or dashes "
 		"(--max_upload_rate or --max-upload-rate) and take their "
 		"value as the next argument or after '=' (--timeout=60).",

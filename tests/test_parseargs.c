@@ -116,6 +116,13 @@ test_defaults(void)
 	CHECK_INT_EQ(c.max_open_files, 50);
 	CHECK_INT_EQ(c.numwant, 50);
 	CHECK(c.connect_timeout == 15.0);
+	CHECK(c.seed_ratio == 0 && c.seed_time == 0 && c.stall_timeout == 0);
+	CHECK(!c.recheck && !c.status_json && !c.daemon && !c.sequential);
+	CHECK(c.resume_interval == 5.0);
+	CHECK_STR_EQ(c.on_complete, "");
+	CHECK_STR_EQ(c.on_seed_done, "");
+	CHECK_STR_EQ(c.pidfile, "");
+	CHECK_STR_EQ(c.logfile, "");
 	pa_config_release(&c);
 	CHECK(c.responsefile == NULL && c.ip == NULL);
 	pa_config_release(&c);
@@ -158,6 +165,22 @@ test_spellings(void)
 	CHECK_OK(parse(&c, &e, ARGV("--no_seed", "x")));
 	CHECK(c.no_seed);
 	pa_config_release(&c);
+	/* Issue 5's options, in the spelling its text uses. */
+	CHECK_OK(parse(&c, &e, ARGV("--seed-ratio", "1.5", "--seed-time",
+	    "90m", "--stall-timeout=2h", "--on-complete", "echo \"$1\"",
+	    "--on-seed-done", "true", "--status-json", "--recheck", "--daemon",
+	    "--pidfile", "p", "--logfile", "l", "--sequential", "x")));
+	CHECK(c.seed_ratio == 1.5);
+	CHECK(c.seed_time == 5400.0);
+	CHECK(c.stall_timeout == 7200.0);
+	CHECK_STR_EQ(c.on_complete, "echo \"$1\"");
+	CHECK_STR_EQ(c.on_seed_done, "true");
+	CHECK(c.status_json && c.recheck && c.daemon && c.sequential);
+	CHECK_STR_EQ(c.pidfile, "p");
+	CHECK_STR_EQ(c.logfile, "l");
+	pa_config_release(&c);
+	CHECK(parse(&c, &e, ARGV("--seed-ratio", "-1", "x")) < 0);
+	CHECK(parse(&c, &e, ARGV("--resume-interval", "0", "x")) < 0);
 }
 
 static void
