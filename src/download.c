@@ -1514,13 +1514,14 @@ run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 		return code;
 	if ((code = run_listen(run, err)) != 0)
 		return code;
+	/* The pid file exists by the time a --daemon parent returns. */
+	if (cfg->pidfile[0] != '\0' &&
+	    daemon_write_pidfile(cfg->pidfile, err) < 0)
+		return DOWNLOAD_EXIT_ERROR;
 	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
 	    err) < 0)
 		return DOWNLOAD_EXIT_ERROR;
 	if (cfg->daemon && run_logging(run, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	if (cfg->pidfile[0] != '\0' &&
-	    daemon_write_pidfile(cfg->pidfile, err) < 0)
 		return DOWNLOAD_EXIT_ERROR;
 	return 0;
 }
