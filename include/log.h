@@ -50,5 +50,11 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * Truncates with "..." when dst is too small.  Returns dst.
  */
 char *log_escape(char *dst, size_t dstlen, const void *src, size_t n);
+/*
+ * s itself when it is all printable ASCII (our own text, or text escaped
+ * already), else log_escape() of it into dst.  For messages that may hold
+ * a name or path from outside.
+ */
+const char *log_safe(char *dst, size_t dstlen, const char *s);
 
 #endif

@@ -154,3 +154,12 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t n)
 	dst[o < dstlen ? o : dstlen - 1] = '\0';
 	return dst;
 }
+
+const char *
+log_safe(char *dst, size_t dstlen, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return log_escape(dst, dstlen, s, strlen(s));
+	return s;
+}
