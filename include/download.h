@@ -9,8 +9,7 @@
  * pass), then wires the encrypter, connecter, uploader, downloader, choker,
  * piece picker and tracker client together; download_stop() saves the
  * resume file and says goodbye to the tracker; download_free() closes the
- * rest.  download_run() is btdownload: one download, its own reactor,
- * listener, status display and exit status.
+ * rest.  run.h drives downloads for the programs.
  */
 #ifndef BT_DOWNLOAD_H
 #define BT_DOWNLOAD_H
@@ -101,8 +100,9 @@ struct download_status {
 	const char *name;
 	const char *info_hash;		/* 40 hex digits */
 	const char *path;		/* the save path */
-	const char *state;		/* checking, downloading, seeding, ... */
-	uint64_t done, total;		/* verified bytes, torrent size */
+	const char *state;		/* checking, downloading, ... */
+	uint64_t size;			/* the torrent's content */
+	uint64_t done, total;		/* of the selection, verified */
 	uint64_t downloaded, uploaded;	/* payload this run */
 	uint64_t uploaded_total;	/* all runs (resume file) */
 	double down_rate, up_rate;	/* bytes per second */
@@ -119,12 +119,7 @@ struct download_status {
 };
 
 void download_get_status(struct download *d, struct download_status *out);
-/* One JSON object (no newline) for s, into a new string: free(3) it. */
-char *download_status_json(const struct download_status *s);
 /* The --spew lines, one per peer, to stdout. */
 void download_spew(const struct download *d, bool tty);
-
-/* btdownload: run one download to the end; an enum download_exit value. */
-int download_run(const struct pa_config *cfg);
 
 #endif

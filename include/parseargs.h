@@ -117,6 +117,13 @@ int pa_parse_duration(const char *s, double *out, struct bt_err *err);
 /* "0" or "1". */
 int pa_parse_bool(const char *s, bool *out, struct bt_err *err);
 /*
+ * A byte range "START-END" (both included) or "START-" (to the end), each
+ * a size as pa_parse_size() takes it ("1G-2G", "0-1048575").  START must
+ * not be above END.  *out_end is UINT64_MAX for "START-".
+ */
+int pa_parse_range(const char *s, uint64_t *out_start, uint64_t *out_end,
+    struct bt_err *err);
+/*
  * A peer address, "HOST:PORT" or "[IPv6]:PORT", port 1..65535.  HOST is a
  * dotted IPv4 address or a host name (letters, digits, '-', '.', '_', at
  * most 253 characters).  out_host (hostlen bytes, PA_HOST_MAX is always
@@ -208,6 +215,9 @@ struct pa_config {
 	char *logfile;				/* "": stderr, or syslog */
 	/* Choosing what to download. */
 	bool sequential;			/* pieces in order */
+	struct pa_list only;			/* fnmatch patterns, numbers */
+	struct pa_list skip;			/* the same */
+	char *range;				/* "": all; else START-END */
 };
 
 /* btdownload's table (borrowed, static), for man pages and btlaunchmany. */

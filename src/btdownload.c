@@ -1,7 +1,7 @@
 /*
  * btdownload: download a torrent and seed it (mainline
  * btdownloadheadless.py).  Options are parseargs' btdownload table; the
- * work is download_run().
+ * work is run_single().
  */
 #include <stdio.h>
 
@@ -9,6 +9,7 @@
 #include "download.h"
 #include "log.h"
 #include "parseargs.h"
+#include "run.h"
 
 int
 main(int argc, char **argv)
@@ -33,7 +34,7 @@ main(int argc, char **argv)
 		log_set_level(LOG_LEVEL_QUIET);
 	else
 		log_set_level(LOG_LEVEL_WARN);
-	r = download_run(&cfg);
+	r = run_single(&cfg);
 	pa_config_release(&cfg);
 	return r;
 }

@@ -2,21 +2,19 @@
  * download: see the header.  In order: set-up (torrent, lock, storage,
  * resume plan), the start-up check, the resume file, callbacks from the
  * downloader, peers and the tracker, the wiring, the seeding policy and
- * periodic tasks, status, stop and free; then download_run(), btdownload's
- * single download.
+ * periodic tasks, status, stop and free.
  */
 #include "download.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bitfield.h"
@@ -25,12 +23,10 @@
 #include "checker.h"
 #include "choker.h"
 #include "connecter.h"
-#include "daemon.h"
 #include "downloader.h"
 #include "downloaderfeedback.h"
 #include "encrypter.h"
 #include "hooks.h"
-#include "json.h"
 #include "log.h"
 #include "parseargs.h"
 #include "piecepicker.h"
@@ -39,6 +35,7 @@
 #include "rerequester.h"
 #include "resolver.h"
 #include "resume.h"
+#include "selection.h"
 #include "sha.h"
 #include "storage.h"
 #include "storagewrapper.h"
@@ -72,6 +69,17 @@ struct download {
 	int lock_fd;			/* -1: no lock (read-only place) */
 	struct storage *st;
 	struct storagewrapper *sw;
+	/*
+	 * What to download (--only, --skip, --range).  Files neither
+	 * selected nor already on disk are stored as .btparts/N below a
+	 * multi-file download, so that only the bytes of the pieces they
+	 * share with selected files are kept, out of sight.
+	 */
+	bool *selected;			/* per file */
+	char **st_paths;		/* each file's path for the storage */
+	struct bitfield wanted;		/* pieces to download */
+	uint32_t wanted_left;		/* wanted pieces not had yet */
+	uint64_t wanted_bytes, wanted_left_bytes;
 	/* Start-up check and resume. */
 	struct checker *ck;
 	struct bitfield trust, todo;
@@ -141,21 +149,6 @@ download_exit_str(int code)
 	return names[code];
 }
 
-/*
- * Text for the terminal: as it is when it is all printable ASCII (our own
- * messages, and text escaped already, such as the rerequester's), else
- * through log_escape(): names and paths come from the torrent and must not
- * carry escape sequences to the user's terminal.
- */
-static const char *
-download_safe(char *buf, size_t len, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p >= 0x7f)
-			return log_escape(buf, len, s, strlen(s));
-	return s;
-}
-
 static uint64_t
 download_now_ms(const struct download *d)
 {
@@ -183,12 +176,12 @@ download_end(struct download *d, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(d->exit_msg, sizeof(d->exit_msg), "%s",
-	    download_safe(esc, sizeof(esc), msg));
+	    log_safe(esc, sizeof(esc), msg));
 	if (d->env->end != NULL)
 		d->env->end(d->env->ctx, d);
 }
 
-/* --- set-up ----------------------------------------------------------- */
+/* --- set-up --------------------------------------------------------------- */
 
 static void
 download_make_peer_id(uint8_t id[20])
@@ -271,7 +264,7 @@ download_lock(struct download *d, struct bt_err *err)
 	}
 	if (fd == -EROFS || fd == -EACCES || fd == -EPERM) {
 		log_warn("%s; running without a lock or resume file",
-		    download_safe(esc, sizeof(esc), err->msg));
+		    log_safe(esc, sizeof(esc), err->msg));
 		free(d->resume_path);
 		d->resume_path = NULL;
 		fd = -1;
@@ -282,6 +275,148 @@ download_lock(struct download *d, struct bt_err *err)
 	return 0;
 }
 
+/* --- what to download ----------------------------------------------------- */
+
+/* --range, checked against the content's size. */
+static int
+download_range(const struct download *d, uint64_t *start, uint64_t *end,
+    struct bt_err *err)
+{
+	*start = 0;
+	*end = UINT64_MAX;
+	if (d->cfg->range[0] == '\0')
+		return 0;
+	if (pa_parse_range(d->cfg->range, start, end, err) < 0)
+		return -EINVAL;
+	if (*start >= d->mi.total_length)
+		return bt_err_set(err, -ERANGE, "--range %s starts past the "
+		    "end of the content (%" PRIu64 " bytes)", d->cfg->range,
+		    d->mi.total_length);
+	return 0;
+}
+
+/* Selected files and wanted pieces; an exit status on a bad selection. */
+static int
+download_select(struct download *d, struct bt_err *err)
+{
+	const struct pa_config *cfg = d->cfg;
+	const char **paths = xcalloc(d->mi.nfiles, sizeof(*paths));
+	uint64_t start, end;
+	int r;
+
+	for (size_t i = 0; i < d->mi.nfiles; i++)
+		paths[i] = d->mi.files[i].relpath;
+	d->selected = xcalloc(d->mi.nfiles, sizeof(*d->selected));
+	r = sel_files(paths, d->mi.nfiles, cfg->only.v, cfg->only.n,
+	    cfg->skip.v, cfg->skip.n, d->selected, err);
+	free(paths);
+	if (r == 0)
+		r = download_range(d, &start, &end, err);
+	if (r < 0)
+		return DOWNLOAD_EXIT_USAGE;
+	sel_range_files(d->lengths, d->mi.nfiles, start, end, d->selected);
+	bf_init(&d->wanted, (uint32_t)d->mi.npieces);
+	if (sel_pieces(d->lengths, d->selected, d->mi.nfiles,
+	    d->mi.piece_length, start, end, &d->wanted) == 0) {
+		bt_err_set(err, -EINVAL, "--only, --skip and --range leave "
+		    "nothing to download");
+		return DOWNLOAD_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static bool
+download_is_regular(const char *dir, const char *rel)
+{
+	size_t n = strlen(dir), m = strlen(rel);
+	char *path = xmalloc(n + 1 + m + 1);
+	struct stat sb;
+	bool r;
+
+	memcpy(path, dir, n);
+	path[n] = '/';
+	memcpy(path + n + 1, rel, m + 1);
+	r = fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode);
+	free(path);
+	return r;
+}
+
+/*
+ * Remove the .btparts/N files of files stored at their own path now (a
+ * later run selected them), and .btparts itself once empty.  The
+ * directory is opened without following a symlink, and only names of the
+ * form N inside it are removed.
+ */
+static void
+download_drop_parts(const struct download *d)
+{
+	size_t n = strlen(d->save_path);
+	char *dir = xmalloc(n + sizeof("/.btparts"));
+	char part[32];
+	int fd;
+
+	memcpy(dir, d->save_path, n);
+	memcpy(dir + n, "/.btparts", sizeof("/.btparts"));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		for (size_t i = 0; i < d->mi.nfiles; i++) {
+			if (strncmp(d->st_paths[i], ".btparts/", 9) == 0)
+				continue;
+			snprintf(part, sizeof(part), "%zu", i + 1);
+			unlinkat(fd, part, 0);
+		}
+		close(fd);
+		rmdir(dir);	/* fails, harmlessly, unless empty */
+	}
+	free(dir);
+}
+
+/*
+ * Each file's path for the storage: its own, or .btparts/N (N counted
+ * from 1) for a file that is not selected and not already on disk.
+ */
+static void
+download_map_files(struct download *d)
+{
+	char part[32];
+
+	d->st_paths = xcalloc(d->mi.nfiles, sizeof(*d->st_paths));
+	for (size_t i = 0; i < d->mi.nfiles; i++) {
+		const char *rel = d->mi.files[i].relpath;
+
+		if (!d->mi.multi_file || d->selected[i] ||
+		    download_is_regular(d->save_path, rel)) {
+			d->st_paths[i] = xstrdup(rel);
+			continue;
+		}
+		snprintf(part, sizeof(part), ".btparts/%zu", i + 1);
+		d->st_paths[i] = xstrdup(part);
+	}
+	if (d->mi.multi_file)
+		download_drop_parts(d);
+}
+
+/* Recount the wanted pieces we lack (after the check, or for status). */
+static void
+download_count_wanted(struct download *d)
+{
+	d->wanted_left = 0;
+	d->wanted_left_bytes = 0;
+	d->wanted_bytes = 0;
+	for (uint32_t i = 0; i < d->wanted.n; i++) {
+		if (!bf_get(&d->wanted, i))
+			continue;
+		d->wanted_bytes += sw_piece_len(d->sw, i);
+		if (sw_do_I_have(d->sw, i))
+			continue;
+		d->wanted_left++;
+		d->wanted_left_bytes += sw_piece_len(d->sw, i);
+	}
+}
+
+/* --- storage -------------------------------------------------------------- */
+
 static int
 download_open_storage(struct download *d, struct bt_err *err)
 {
@@ -290,11 +425,10 @@ download_open_storage(struct download *d, struct bt_err *err)
 	struct st_config stc = ST_CONFIG_INIT;
 	struct sw_config swc = SW_CONFIG_INIT;
 
-	d->lengths = xcalloc(mi->nfiles, sizeof(*d->lengths));
+	download_map_files(d);
 	for (size_t i = 0; i < mi->nfiles; i++) {
-		files[i].path = mi->files[i].relpath;
+		files[i].path = d->st_paths[i];
 		files[i].length = mi->files[i].length;
-		d->lengths[i] = mi->files[i].length;
 	}
 	stc.max_open_files = (int)d->cfg->max_open_files;
 	d->st = st_new(d->save_path, files, mi->nfiles, !mi->multi_file, &stc,
@@ -315,13 +449,8 @@ download_open_storage(struct download *d, struct bt_err *err)
 static void
 download_stat_files(const struct download *d, struct resume_stat *out)
 {
-	const char **rel = xcalloc(d->mi.nfiles, sizeof(*rel));
-
-	for (size_t i = 0; i < d->mi.nfiles; i++)
-		rel[i] = d->mi.files[i].relpath;
-	resume_stat_files(d->save_path, !d->mi.multi_file, rel, d->mi.nfiles,
-	    out);
-	free(rel);
+	resume_stat_files(d->save_path, !d->mi.multi_file,
+	    (const char *const *)d->st_paths, d->mi.nfiles, out);
 }
 
 /*
@@ -425,6 +554,11 @@ download_load(struct download *d, const char *torrent, const char *save,
 		save = d->cfg->saveas[0] != '\0' ? d->cfg->saveas : d->mi.name;
 	log_escape(d->path_esc, sizeof(d->path_esc), save, strlen(save));
 	d->save_path = download_abs_path(save);
+	d->lengths = xcalloc(d->mi.nfiles, sizeof(*d->lengths));
+	for (size_t i = 0; i < d->mi.nfiles; i++)
+		d->lengths[i] = d->mi.files[i].length;
+	if ((r = download_select(d, err)) != 0)
+		return r;
 	if ((r = download_lock(d, err)) != 0)
 		return r;
 	if ((r = download_open_storage(d, err)) != 0)
@@ -458,7 +592,7 @@ download_new(const struct pa_config *cfg, const char *torrent_path,
 	return d;
 }
 
-/* --- the resume file ---------------------------------------------------- */
+/* --- the resume file ------------------------------------------------------ */
 
 static void
 download_resume_failed(struct download *d, const char *msg)
@@ -469,7 +603,7 @@ download_resume_failed(struct download *d, const char *msg)
 	if (strcmp(d->resume_err, msg) == 0)
 		return;
 	snprintf(d->resume_err, sizeof(d->resume_err), "%s", msg);
-	log_warn("cannot save the resume file: %s", download_safe(esc,
+	log_warn("cannot save the resume file: %s", log_safe(esc,
 	    sizeof(esc), msg));
 }
 
@@ -519,7 +653,7 @@ download_save_resume(struct download *d)
 	d->resume_saved_ms = download_now_ms(d);
 }
 
-/* --- the start-up check ------------------------------------------------- */
+/* --- the start-up check --------------------------------------------------- */
 
 static void download_go(struct download *d);
 
@@ -578,7 +712,7 @@ download_start(struct download *d)
 	d->check_task = rs_add_task(d->env->rs, 0, download_check_task, d);
 }
 
-/* --- hooks and the seeding policy -------------------------------------- */
+/* --- hooks and the seeding policy ----------------------------------------- */
 
 static void
 download_hook(struct download *d, const char *what, const char *cmd)
@@ -653,7 +787,9 @@ download_check_policy(struct download *d, bool hook)
 	download_end(d, DOWNLOAD_EXIT_OK, "%s", why);
 }
 
-/* --- callbacks from the downloader ------------------------------------- */
+/* --- callbacks from the downloader ---------------------------------------- */
+
+static void download_finished(void *ctx);
 
 static void
 download_piece_verified(void *ctx, uint32_t i)
@@ -664,6 +800,13 @@ download_piece_verified(void *ctx, uint32_t i)
 	    sw_piece_len(d->sw, i));
 	cn_broadcast_have(d->cn, i);
 	d->resume_dirty = true;
+	if (!bf_get(&d->wanted, i) || d->wanted_left == 0)
+		return;
+	d->wanted_left--;
+	d->wanted_left_bytes -= sw_piece_len(d->sw, i);
+	/* With a selection the downloader never sees "all pieces". */
+	if (d->wanted_left == 0)
+		download_finished(d);
 }
 
 static void
@@ -683,8 +826,10 @@ static void
 download_finished(void *ctx)
 {
 	struct download *d = ctx;
-	char size[32];
+	char size[96], sel[32];
 
+	if (d->state != DS_DOWNLOADING)
+		return;		/* already done, through the selection */
 	/* Complete means on disk: a failed flush is an I/O error. */
 	if (download_flush(d) < 0)
 		return;
@@ -694,10 +839,15 @@ download_finished(void *ctx)
 	download_save_resume(d);
 	if (d->rr != NULL)
 		rr_completed(d->rr);
+	fb_size_str(size, sizeof(size), d->mi.total_length);
+	if (d->wanted_bytes < d->mi.total_length) {
+		fb_size_str(sel, sizeof(sel), d->wanted_bytes);
+		snprintf(size + strlen(size), sizeof(size) - strlen(size),
+		    ", %s of it selected", sel);
+	}
 	printf("%sdownload complete: %s (%s) saved as %s\n",
 	    isatty(STDOUT_FILENO) == 1 ? "\r\033[K" : "", d->name_esc,
-	    fb_size_str(size, sizeof(size), d->mi.total_length),
-	    d->path_esc);
+	    size, d->path_esc);
 	fflush(stdout);
 	download_hook(d, "--on-complete", d->cfg->on_complete);
 	download_check_policy(d, true);
@@ -717,7 +867,7 @@ static const struct dl_callbacks download_dl_cb = {
 	download_failed,
 };
 
-/* --- peers ----------------------------------------------------------------- */
+/* --- peers ---------------------------------------------------------------- */
 
 static void
 download_resolved(void *ctx, int err, const struct sockaddr_storage *addrs,
@@ -752,7 +902,8 @@ download_add_peers(struct download *d)
 			enc_start_connection(d->enc, (struct sockaddr *)&ss,
 			    len, NULL);
 		else if (d->env->res != NULL)
-			res_lookup(d->env->res, host, port, download_resolved, d);
+			res_lookup(d->env->res, host, port, download_resolved,
+			    d);
 	}
 }
 
@@ -772,7 +923,7 @@ download_redial(void *arg)
 	    d);
 }
 
-/* --- the tracker ----------------------------------------------------------- */
+/* --- the tracker ---------------------------------------------------------- */
 
 static void
 download_tracker_peers(void *ctx, const struct btf_peer *peers, size_t n)
@@ -820,7 +971,7 @@ download_tracker_error(void *ctx, const char *msg)
 	struct download *d = ctx;
 	char esc[LOG_ESC_LEN];
 
-	log_warn("%s", download_safe(esc, sizeof(esc), msg));
+	log_warn("%s", log_safe(esc, sizeof(esc), msg));
 	if (strncmp(msg, DL_REJECTED, strlen(DL_REJECTED)) == 0) {
 		d->rejected_ms = download_now_ms(d);
 		snprintf(d->rejected, sizeof(d->rejected), "%s", msg);
@@ -862,7 +1013,7 @@ download_start_tracker(struct download *d)
 	rr_begin(d->rr);
 }
 
-/* --- the wiring ------------------------------------------------------------- */
+/* --- the wiring ----------------------------------------------------------- */
 
 /*
  * The longest message a peer may send us: a piece carries at most the
@@ -892,8 +1043,9 @@ download_wire_policy(struct download *d, uint64_t seed)
 
 	d->pp = pp_new(n, cfg->rarest_first_cutoff, seed);
 	pp_set_sequential(d->pp, cfg->sequential);
+	/* Pieces we do not want are never offered, as if we had them. */
 	for (uint32_t i = 0; i < n; i++)
-		if (sw_do_I_have(d->sw, i))
+		if (sw_do_I_have(d->sw, i) || !bf_get(&d->wanted, i))
 			pp_complete(d->pp, i);
 	d->ch = ch_new(cn_choker_ops(), (int)cfg->max_uploads,
 	    (int)cfg->min_uploads, seed ^ 0x9e3779b97f4a7c15ULL);
@@ -932,7 +1084,7 @@ download_wire(struct download *d)
 	    cn_enc_upper(), d->cn);
 }
 
-/* --- periodic tasks ---------------------------------------------------- */
+/* --- periodic tasks ------------------------------------------------------- */
 
 static void
 download_choke_round(void *arg)
@@ -997,14 +1149,16 @@ download_tick(void *arg)
 static void
 download_go(struct download *d)
 {
-	bool complete = sw_is_complete(d->sw);
+	bool complete;
 
+	download_count_wanted(d);
+	complete = d->wanted_left == 0;
 	d->complete_at_start = complete;
 	d->complete_ms = download_now_ms(d);
 	d->last_data_ms = download_now_ms(d);
 	download_enter_state(d, complete ? DS_SEEDING : DS_DOWNLOADING);
 	download_save_resume(d);
-	rm_init(&d->rm, sw_amount_left(d->sw));
+	rm_init(&d->rm, d->wanted_left_bytes);
 	if (complete) {
 		printf("%s is complete; seeding\n", d->path_esc);
 		fflush(stdout);
@@ -1026,7 +1180,7 @@ download_go(struct download *d)
 	download_start_tracker(d);
 }
 
-/* --- status ----------------------------------------------------------------- */
+/* --- status --------------------------------------------------------------- */
 
 void
 download_interrupted(struct download *d, int sig)
@@ -1094,12 +1248,15 @@ download_get_status(struct download *d, struct download_status *s)
 	s->info_hash = d->hex;
 	s->path = d->save_path;
 	s->state = download_state_str(d->state);
-	s->total = d->mi.total_length;
-	s->done = s->total - sw_amount_left(d->sw);
+	if (d->state == DS_CHECKING)
+		download_count_wanted(d);
+	s->size = d->mi.total_length;
+	s->total = d->wanted_bytes;
+	s->done = d->wanted_bytes - d->wanted_left_bytes;
 	s->eta = -1;
 	download_status_swarm(d, s);
 	s->uploaded_total = d->uploaded_before + s->uploaded;
-	s->ratio = (double)s->uploaded_total / (double)s->total;
+	s->ratio = (double)s->uploaded_total / (double)s->size;
 	s->pieces = (uint32_t)d->mi.npieces;
 	s->pieces_have = bf_count(sw_have(d->sw));
 	s->pieces_resumed = d->pieces_resumed;
@@ -1108,54 +1265,6 @@ download_get_status(struct download *d, struct download_status *s)
 	s->elapsed = (double)(download_now_ms(d) - d->start_ms) / 1000.0;
 	s->exit_code = d->exit_code;
 	s->exit_message = d->exit_code >= 0 ? d->exit_msg : NULL;
-}
-
-/* Keys are stable and documented in btdownload(1), STATUS OUTPUT. */
-char *
-download_status_json(const struct download_status *s)
-{
-	struct json j = JSON_INIT;
-	char *out;
-
-	json_begin(&j);
-	json_str(&j, "name", s->name);
-	json_str(&j, "info_hash", s->info_hash);
-	json_str(&j, "path", s->path);
-	json_str(&j, "state", s->state);
-	json_u64(&j, "done", s->done);
-	json_u64(&j, "total", s->total);
-	/* Rounded down: never 100.0 before the last byte is verified. */
-	json_double(&j, "progress", s->total ? floor((double)s->done *
-	    1000.0 / (double)s->total) / 10.0 : 100.0, 1);
-	json_u64(&j, "downloaded", s->downloaded);
-	json_u64(&j, "uploaded", s->uploaded);
-	json_u64(&j, "uploaded_total", s->uploaded_total);
-	json_double(&j, "down_rate", s->down_rate, 0);
-	json_double(&j, "up_rate", s->up_rate, 0);
-	json_u64(&j, "peers", s->peers);
-	json_u64(&j, "seeds", s->seeds);
-	json_double(&j, "ratio", s->ratio, 3);
-	if (s->eta >= 0 && s->eta < 1e8)
-		json_double(&j, "eta", s->eta, 0);
-	else
-		json_null(&j, "eta");
-	json_u64(&j, "pieces", s->pieces);
-	json_u64(&j, "pieces_have", s->pieces_have);
-	json_u64(&j, "pieces_resumed", s->pieces_resumed);
-	json_u64(&j, "pieces_checked", s->pieces_checked);
-	json_u64(&j, "bytes_checked", s->bytes_checked);
-	json_double(&j, "elapsed", s->elapsed, 1);
-	if (s->exit_code >= 0) {
-		json_i64(&j, "exit_code", s->exit_code);
-		json_str(&j, "exit_reason", download_exit_str(s->exit_code));
-	} else {
-		json_null(&j, "exit_code");
-		json_null(&j, "exit_reason");
-	}
-	json_str(&j, "message", s->exit_message);
-	out = xstrdup(json_end(&j));
-	json_release(&j);
-	return out;
 }
 
 void
@@ -1188,7 +1297,7 @@ download_spew(const struct download *d, bool tty)
 	}
 }
 
-/* --- stop and free ----------------------------------------------------------- */
+/* --- stop and free -------------------------------------------------------- */
 
 static void
 download_stopped(void *arg)
@@ -1272,351 +1381,13 @@ download_free(struct download *d)
 		close(d->lock_fd);
 	hook_free(d->hooks);
 	free(d->lengths);
+	free(d->selected);
+	for (size_t i = 0; d->st_paths != NULL && i < d->mi.nfiles; i++)
+		free(d->st_paths[i]);
+	free(d->st_paths);
+	bf_release(&d->wanted);
 	free(d->resume_path);
 	free(d->save_path);
 	btf_release(&d->mi);
 	free(d);
-}
-
-/* --- btdownload: one download on its own reactor ------------------------- */
-
-/* A hook still running at exit is waited for this long, then left. */
-#define DL_HOOK_WAIT_MS	30000
-
-struct run {
-	const struct pa_config *cfg;
-	struct rawserver *rs;
-	struct download_env env;
-	struct download *d;
-	FILE *logfp;
-	bool tty, display, stopped;
-	uint64_t display_task;
-};
-
-/*
- * The listener's handler: an incoming peer goes to the download's
- * encoder once it has one (not while checking), else it is closed.
- */
-static void
-run_accept(void *ctx, struct rs_conn *c)
-{
-	struct run *run = ctx;
-	struct encoder *enc = run->d != NULL ? download_encoder(run->d) :
-	    NULL;
-
-	if (enc == NULL)
-		rs_close(c);
-	else
-		enc_handler()->made(enc, c);
-}
-
-/* made() always hands the connection on or closes it: no data here. */
-static void
-run_no_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
-{
-	(void)ctx;
-	(void)p;
-	(void)n;
-	rs_close(c);
-}
-
-static void
-run_no_lost(void *ctx, struct rs_conn *c, int err)
-{
-	(void)ctx;
-	(void)c;
-	(void)err;
-}
-
-static const struct rs_handler run_listen_handler = {
-	run_accept, run_no_data, run_no_lost, NULL,
-};
-
-static void
-run_end(void *ctx, struct download *d)
-{
-	struct run *run = ctx;
-
-	(void)d;
-	rs_stop(run->rs);
-}
-
-static void run_display(struct run *run);
-
-/* The first status line comes as soon as the check is over. */
-static void
-run_checked(void *ctx, struct download *d)
-{
-	struct run *run = ctx;
-
-	(void)d;
-	if (run->display)
-		run_display(run);
-}
-
-static void
-run_stopped(void *ctx, struct download *d)
-{
-	struct run *run = ctx;
-
-	(void)d;
-	run->stopped = true;
-	rs_stop(run->rs);
-}
-
-static int
-run_cols(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 80;
-}
-
-static void
-run_print_json(struct download *d)
-{
-	struct download_status s;
-	char *line;
-
-	download_get_status(d, &s);
-	line = download_status_json(&s);
-	printf("%s\n", line);
-	fflush(stdout);
-	free(line);
-}
-
-static void
-run_display(struct run *run)
-{
-	struct download_status s;
-	struct fb_status f;
-
-	if (run->cfg->spew)
-		download_spew(run->d, run->tty);
-	if (run->cfg->status_json && !run->tty) {
-		run_print_json(run->d);
-		return;
-	}
-	download_get_status(run->d, &s);
-	f.state = s.state;
-	f.done = s.done;
-	f.total = s.total;
-	f.down_rate = s.down_rate;
-	f.up_rate = s.up_rate;
-	f.downloaded = s.downloaded;
-	f.uploaded = s.uploaded;
-	f.peers = s.peers;
-	f.seeds = s.seeds;
-	f.eta = s.eta;
-	fb_print(stdout, run->tty, &f, run_cols());
-}
-
-static double
-run_display_interval(const struct run *run)
-{
-	if (run->cfg->display_interval > 0)
-		return run->cfg->display_interval;
-	return run->tty ? 0.5 : 1.0;
-}
-
-static void
-run_display_task(void *arg)
-{
-	struct run *run = arg;
-
-	run_display(run);
-	run->display_task = rs_add_task(run->rs,
-	    (uint64_t)(run_display_interval(run) * 1000), run_display_task,
-	    run);
-}
-
-static struct rawserver *
-run_reactor(const struct pa_config *cfg)
-{
-	struct rs_config rc = RS_CONFIG_DEFAULT;
-
-	rc.timeout_ms = (uint32_t)(cfg->timeout * 1000);
-	rc.timeout_check_ms = (uint32_t)(cfg->timeout_check_interval * 1000);
-	rc.connect_timeout_ms = (uint32_t)(cfg->connect_timeout * 1000);
-	rc.max_conns = cfg->max_allow_in;
-	return rs_new(&rc);
-}
-
-static int
-run_listen(struct run *run, struct bt_err *err)
-{
-	const struct pa_config *cfg = run->cfg;
-	int port;
-
-	port = rs_listen(run->rs, cfg->bind, (int)cfg->minport,
-	    (int)cfg->maxport, &run_listen_handler, run, err);
-	if (port < 0) {
-		bt_err_prefix(err, "cannot listen");
-		return DOWNLOAD_EXIT_ERROR;
-	}
-	if (cfg->bind[0] != '\0' && rs_set_bind(run->rs, cfg->bind) < 0) {
-		bt_err_set(err, -EINVAL, "cannot bind outgoing connections "
-		    "to %s", cfg->bind);
-		return DOWNLOAD_EXIT_ERROR;
-	}
-	run->env.port = (uint16_t)port;
-	log_info("listening on port %d", port);
-	return 0;
-}
-
-/*
- * Where log lines go: --logfile (under --daemon, stderr already is the
- * log file), else syslog under --daemon, else stderr.
- */
-static int
-run_logging(struct run *run, struct bt_err *err)
-{
-	const struct pa_config *cfg = run->cfg;
-
-	if (cfg->daemon && cfg->logfile[0] == '\0') {
-		log_set_syslog(true);
-		return 0;
-	}
-	if (cfg->daemon || cfg->logfile[0] == '\0')
-		return 0;
-	run->logfp = fopen(cfg->logfile, "a");
-	if (run->logfp == NULL)
-		return bt_err_set(err, -errno, "%s: %s", cfg->logfile,
-		    strerror(errno));
-	log_set_stream(run->logfp);
-	return 0;
-}
-
-/* Everything up to the reactor loop; an exit status on failure. */
-static int
-run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
-{
-	const struct pa_config *cfg = run->cfg;
-	int code = 0;
-
-	if ((run->rs = run_reactor(cfg)) == NULL) {
-		bt_err_set(err, -errno, "cannot create the reactor: %s",
-		    strerror(errno));
-		return DOWNLOAD_EXIT_ERROR;
-	}
-	run->env.rs = run->rs;
-	run->env.res = res_new(run->rs);
-	run->env.end = run_end;
-	run->env.checked = run_checked;
-	run->env.ctx = run;
-	if (!cfg->daemon && run_logging(run, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	run->d = download_new(cfg, cfg->responsefile, NULL, &run->env, &code,
-	    err);
-	if (run->d == NULL)
-		return code;
-	if ((code = run_listen(run, err)) != 0)
-		return code;
-	/* The pid file exists by the time a --daemon parent returns. */
-	if (cfg->pidfile[0] != '\0' &&
-	    daemon_write_pidfile(cfg->pidfile, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
-	    err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	if (cfg->daemon && run_logging(run, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	return 0;
-}
-
-/* After the loop: the exit status, stop, hooks, the final lines. */
-static int
-run_finish(struct run *run, int sig)
-{
-	struct download *d = run->d;
-	int code;
-
-	if (sig > 0)
-		download_interrupted(d, sig);
-	else if (sig < 0 && download_exit_code(d) < 0)
-		log_warn("reactor failed: %s", strerror(-sig));
-	if (run->display_task != 0)
-		rs_cancel_task(run->rs, run->display_task);
-	if (run->tty && run->display)
-		printf("\n");
-	download_stop(d, run_stopped, run);
-	if (!run->stopped)
-		rs_run(run->rs);
-	download_wait_hooks(d, DL_HOOK_WAIT_MS);
-	if (run->cfg->status_json)
-		run_print_json(d);
-	code = download_exit_code(d);
-	if (code < 0)
-		code = DOWNLOAD_EXIT_ERROR;
-	return code;
-}
-
-/* The last line on stderr says why (only on failure, unless -v). */
-static void
-run_say_why(const struct run *run, int code, const char *text)
-{
-	char esc[LOG_ESC_LEN];
-	const char *msg = download_safe(esc, sizeof(esc), text);
-
-	if (code == DOWNLOAD_EXIT_OK) {
-		log_info("%s (exit status 0)", msg);
-		return;
-	}
-	log_error("%s (exit status %d)", msg, code);
-	if (run->logfp != NULL)
-		fprintf(stderr, "%s: %s (exit status %d)\n", log_prog(), msg,
-		    code);
-}
-
-static void
-run_free(struct run *run)
-{
-	download_free(run->d);
-	res_free(run->env.res);
-	rs_free(run->rs);
-	if (run->cfg->pidfile[0] != '\0')
-		daemon_remove_pidfile(run->cfg->pidfile);
-	if (run->logfp != NULL) {
-		log_set_stream(NULL);
-		fclose(run->logfp);
-	}
-}
-
-int
-download_run(const struct pa_config *cfg)
-{
-	struct daemon_ctx dc = DAEMON_CTX_INIT;
-	struct bt_err err = BT_ERR_INIT;
-	char msg[BT_ERR_MSGLEN];
-	struct run run;
-	bool parent;
-	int code;
-
-	memset(&run, 0, sizeof(run));
-	run.cfg = cfg;
-	if (cfg->daemon && daemon_start(&dc, &parent, &code, &err) < 0) {
-		log_error("%s", err.msg);
-		return DOWNLOAD_EXIT_ERROR;
-	}
-	if (cfg->daemon && parent)
-		return code;
-	run.tty = !cfg->daemon && isatty(STDOUT_FILENO) == 1;
-	run.display = !cfg->daemon || cfg->display_interval > 0;
-	code = run_setup(&run, &dc, &err);
-	if (code != 0) {
-		snprintf(msg, sizeof(msg), "%s", err.msg);
-	} else {
-		download_start(run.d);
-		if (run.display)
-			run.display_task = rs_add_task(run.rs,
-			    (uint64_t)(run_display_interval(&run) * 1000),
-			    run_display_task, &run);
-		code = run_finish(&run, rs_run(run.rs));
-		snprintf(msg, sizeof(msg), "%s", download_exit_message(run.d));
-	}
-	run_say_why(&run, code, msg);
-	run_free(&run);
-	return code;
 }

@@ -330,6 +330,32 @@ pa_parse_bool(const char *s, bool *out, struct bt_err *err)
 	return 0;
 }
 
+int
+pa_parse_range(const char *s, uint64_t *out_start, uint64_t *out_end,
+    struct bt_err *err)
+{
+	const char *dash = strchr(s, '-');
+	char buf[64];
+	uint64_t a, b = UINT64_MAX;
+	size_t n;
+
+	if (dash == NULL || dash == s || (size_t)(dash - s) >= sizeof(buf))
+		return pa_bad(err, -EINVAL, s, "is not a range START-END "
+		    "(or START-)");
+	n = (size_t)(dash - s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (pa_parse_size(buf, &a, NULL) < 0 ||
+	    (dash[1] != '\0' && pa_parse_size(dash + 1, &b, NULL) < 0))
+		return pa_bad(err, -EINVAL, s, "is not a range of sizes "
+		    "START-END (or START-)");
+	if (a > b)
+		return pa_bad(err, -ERANGE, s, "ends before it starts");
+	*out_start = a;
+	*out_end = b;
+	return 0;
+}
+
 /* Find HOST (brackets stripped) and PORT in "HOST:PORT" / "[V6]:PORT". */
 static int
 pa_peer_split(const char *s, const char **host, size_t *len,
@@ -930,7 +956,7 @@ pa_print_options(FILE *fp, const struct pa_option *opts, size_t nopts)
 #define O_BOOL(f)	O_(f, PA_BOOL, bool)
 #define O_LIST(f)	O_(f, PA_LIST, struct pa_list)
 
-static pa_check_fn pa_check_peer;
+static pa_check_fn pa_check_peer, pa_check_range, pa_check_pattern;
 
 /* The defaults are mainline 3.4.2's (download.py). */
 static const struct pa_option pa_btdownload_opts[] = {
@@ -1067,12 +1093,41 @@ static const struct pa_option pa_btdownload_opts[] = {
 	{ O_BOOL(sequential), .def = "0",
 	    .help = "download pieces in order, first to last (for "
 	    "streaming), instead of rarest first" },
+	{ O_LIST(only), .metavar = "PATTERN", .check = pa_check_pattern,
+	    .help = "download only the files whose path in the torrent "
+	    "matches this shell pattern, or whose number is N or in N-M "
+	    "(from 1, in btshowmetainfo's order); may be given more than "
+	    "once" },
+	{ O_LIST(skip), .metavar = "PATTERN", .check = pa_check_pattern,
+	    .help = "do not download the files this pattern or number "
+	    "matches; may be given more than once" },
+	{ O_STR(range), .def = "", .metavar = "START-END",
+	    .check = pa_check_range,
+	    .help = "download only the pieces holding bytes START to END "
+	    "(included; sizes, END may be left out) of the torrent's "
+	    "content" },
 };
 
 static int
 pa_check_peer(const char *s, struct bt_err *err)
 {
 	return pa_parse_peer(s, NULL, 0, NULL, err);
+}
+
+static int
+pa_check_range(const char *s, struct bt_err *err)
+{
+	uint64_t a, b;
+
+	return s[0] == '\0' ? 0 : pa_parse_range(s, &a, &b, err);
+}
+
+static int
+pa_check_pattern(const char *s, struct bt_err *err)
+{
+	if (s[0] == '\0')
+		return pa_bad(err, -EINVAL, s, "is an empty pattern");
+	return 0;
 }
 
 const struct pa_option *

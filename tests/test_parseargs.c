@@ -180,7 +180,38 @@ test_spellings(void)
 	CHECK_STR_EQ(c.logfile, "l");
 	pa_config_release(&c);
 	CHECK(parse(&c, &e, ARGV("--seed-ratio", "-1", "x")) < 0);
+	CHECK_OK(parse(&c, &e, ARGV("--only", "*.iso", "--only", "3-5",
+	    "--skip", "x", "--range", "1M-2M", "x")));
+	CHECK_INT_EQ(c.only.n, 2);
+	CHECK_STR_EQ(c.only.v[1], "3-5");
+	CHECK_INT_EQ(c.skip.n, 1);
+	CHECK_STR_EQ(c.range, "1M-2M");
+	pa_config_release(&c);
+	CHECK(parse(&c, &e, ARGV("--range", "5-4", "x")) < 0);
+	CHECK(parse(&c, &e, ARGV("--range", "-4", "x")) < 0);
+	CHECK(parse(&c, &e, ARGV("--only", "", "x")) < 0);
 	CHECK(parse(&c, &e, ARGV("--resume-interval", "0", "x")) < 0);
+}
+
+static void
+test_parse_range(void)
+{
+	uint64_t a = 7, b = 7;
+	struct bt_err e;
+
+	CHECK_OK(pa_parse_range("0-1048575", &a, &b, &e));
+	CHECK(a == 0 && b == 1048575);
+	CHECK_OK(pa_parse_range("1G-", &a, &b, &e));
+	CHECK(a == 1u << 30 && b == UINT64_MAX);
+	CHECK_OK(pa_parse_range("1K-1K", &a, &b, &e));
+	CHECK(a == 1024 && b == 1024);
+	CHECK_INT_EQ(pa_parse_range("2-1", &a, &b, &e), -ERANGE);
+	CHECK_INT_EQ(pa_parse_range("", &a, &b, &e), -EINVAL);
+	CHECK_INT_EQ(pa_parse_range("-5", &a, &b, &e), -EINVAL);
+	CHECK_INT_EQ(pa_parse_range("5", &a, &b, &e), -EINVAL);
+	CHECK_INT_EQ(pa_parse_range("5-x", &a, &b, &e), -EINVAL);
+	CHECK_INT_EQ(pa_parse_range("1-2-3", &a, &b, &e), -EINVAL);
+	CHECK(strstr(e.msg, "1-2-3") != NULL);
 }
 
 static void
@@ -785,7 +816,8 @@ test_reentrant(void)
 int
 main(void)
 {
-	CHECK_RUN(test_defaults, test_spellings, test_parse_int,
+	CHECK_RUN(test_defaults, test_spellings, test_parse_range,
+	    test_parse_int,
 	    test_parse_uint, test_parse_size, test_parse_size_bad,
 	    test_parse_rate,
 	    test_parse_duration, test_parse_double_and_bool,
