@@ -64,6 +64,16 @@ void enc_free(struct encoder *enc);
 
 /* The handler to give rs_listen() for incoming peers. */
 const struct rs_handler *enc_handler(void);
+/*
+ * Take an incoming connection that a listener shared by several torrents
+ * accepted, and whose first n bytes (the peer's handshake up to the info
+ * hash it names) it has read already: the connection becomes ours, as if
+ * accepted by enc_handler(), and the n bytes are processed as if they had
+ * just arrived.  p is copied.  The connection may be closed by the time
+ * this returns (banned, bad handshake).
+ */
+void enc_accept(struct encoder *enc, struct rs_conn *c, const uint8_t *p,
+    size_t n);
 
 /*
  * Dial a peer (numeric address).  id, when not NULL, is the peer id the

@@ -380,6 +380,15 @@ enc_accepted(void *ctx, struct rs_conn *c)
 	enc_hs_arm(ec);
 }
 
+void
+enc_accept(struct encoder *enc, struct rs_conn *c, const uint8_t *p,
+    size_t n)
+{
+	enc_accepted(enc, c);
+	if (!rs_conn_is_closing(c) && n > 0)
+		enc_data(rs_conn_ctx(c), c, p, n);
+}
+
 static void
 enc_connected(void *ctx, struct rs_conn *c)
 {
