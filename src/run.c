@@ -20,6 +20,7 @@
 #include "downloaderfeedback.h"
 #include "encrypter.h"
 #include "json.h"
+#include "listener.h"
 #include "log.h"
 #include "parseargs.h"
 #include "rawserver.h"
@@ -86,49 +87,26 @@ struct run {
 	struct rawserver *rs;
 	struct download_env env;
 	struct download *d;
+	struct listener *ls;
 	FILE *logfp;
 	bool tty, display, stopped;
 	uint64_t display_task;
 };
 
 /*
- * The listener's handler: an incoming peer goes to the download's
- * encoder once it has one (not while checking), else it is closed.
+ * The listener's lookup: an incoming peer for our torrent goes to its
+ * encoder once it has one (not while checking); anything else is refused.
  */
-static void
-run_accept(void *ctx, struct rs_conn *c)
+static struct encoder *
+run_lookup(void *ctx, const uint8_t info_hash[20])
 {
 	struct run *run = ctx;
-	struct encoder *enc = run->d != NULL ? download_encoder(run->d) :
-	    NULL;
 
-	if (enc == NULL)
-		rs_close(c);
-	else
-		enc_handler()->made(enc, c);
+	if (run->d == NULL ||
+	    memcmp(download_info_hash(run->d), info_hash, 20) != 0)
+		return NULL;
+	return download_encoder(run->d);
 }
-
-/* made() always hands the connection on or closes it: no data here. */
-static void
-run_no_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
-{
-	(void)ctx;
-	(void)p;
-	(void)n;
-	rs_close(c);
-}
-
-static void
-run_no_lost(void *ctx, struct rs_conn *c, int err)
-{
-	(void)ctx;
-	(void)c;
-	(void)err;
-}
-
-static const struct rs_handler run_listen_handler = {
-	run_accept, run_no_data, run_no_lost, NULL,
-};
 
 static void
 run_end(void *ctx, struct download *d)
@@ -248,8 +226,9 @@ run_listen(struct run *run, struct bt_err *err)
 	const struct pa_config *cfg = run->cfg;
 	int port;
 
-	port = rs_listen(run->rs, cfg->bind, (int)cfg->minport,
-	    (int)cfg->maxport, &run_listen_handler, run, err);
+	run->ls = ls_new(run->rs, run_lookup, run);
+	port = ls_listen(run->ls, cfg->bind, (int)cfg->minport,
+	    (int)cfg->maxport, err);
 	if (port < 0) {
 		bt_err_prefix(err, "cannot listen");
 		return DOWNLOAD_EXIT_ERROR;
@@ -372,6 +351,7 @@ static void
 run_free(struct run *run)
 {
 	download_free(run->d);
+	ls_free(run->ls);
 	res_free(run->env.res);
 	rs_free(run->rs);
 	if (run->cfg->pidfile[0] != '\0')
