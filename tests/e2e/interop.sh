@@ -76,7 +76,8 @@ cell_seed() {
 	local kind=$1 c=$1-seed port tor
 	port=$(free_port)
 	tor=$T/$c.torrent
-	make_torrent_mk "$T/src/multi" "http://127.0.0.1:$port/announce" "$tor"
+	make_torrent_mk "$T/src/multi" "http://127.0.0.1:$port/announce" \
+		"$tor" || return 1
 	tracker_start "$port" "$tor" || return 1
 	seed_copy "$T/$c-seed"
 	peer_start "$kind" seed "$tor" "$T/$c-seed" "$(free_port)" 127.0.0.1 \
@@ -94,7 +95,8 @@ cell_leech() {
 	local kind=$1 c=$1-leech port tor lpid
 	port=$(free_port)
 	tor=$T/$c.torrent
-	make_torrent_bt "$T/src/multi" "udp://127.0.0.1:$port/announce" "$tor"
+	make_torrent_bt "$T/src/multi" "udp://127.0.0.1:$port/announce" \
+		"$tor" || return 1
 	tracker_start "$port" "$tor" || return 1
 	peer_start "$kind" leech "$tor" "$T/$c-got" "$(free_port)" 127.0.0.1 \
 		"$c-leecher"
@@ -119,7 +121,7 @@ cell_seed6() {
 	local kind=$1 c=$1-seed-v6 sport tor
 	sport=$(free_port)
 	tor=$T/$c.torrent
-	make_torrent_mk "$T/src/multi" "$(dead_url)" "$tor"
+	make_torrent_mk "$T/src/multi" "$(dead_url)" "$tor" || return 1
 	seed_copy "$T/$c-seed"
 	peer_start "$kind" seed "$tor" "$T/$c-seed" "$sport" ::1 "$c-seeder"
 	if ! ready "$kind" seed "$c-seeder" ::1 "$sport" 60; then
@@ -137,7 +139,7 @@ cell_leech6() {
 	local kind=$1 c=$1-leech-v6 lport tor lpid
 	lport=$(free_port)
 	tor=$T/$c.torrent
-	make_torrent_bt "$T/src/multi" "$(dead_url)" "$tor"
+	make_torrent_bt "$T/src/multi" "$(dead_url)" "$tor" || return 1
 	peer_start "$kind" leech "$tor" "$T/$c-got" "$lport" ::1 "$c-leecher"
 	lpid=$PEER_PID
 	if ! ready "$kind" leech "$c-leecher" ::1 "$lport" 60; then
@@ -158,7 +160,7 @@ cell_mixed() {
 	port=$(free_port)
 	tor=$T/mixed.torrent
 	make_torrent_mk "$T/src/multi" "udp://127.0.0.1:$port/announce" \
-		"$tor" "http://127.0.0.1:$port/announce"
+		"$tor" "http://127.0.0.1:$port/announce" || return 1
 	tracker_start "$port" "$tor" || return 1
 	for k in "${kinds[@]}"; do
 		peer_start "$k" leech "$tor" "$T/mixed-$k" "$(free_port)" \

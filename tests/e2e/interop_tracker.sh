@@ -48,7 +48,7 @@ expected() {
 
 # setup CELL: its tracker, a seeder, and a leecher dialling the seeder.
 setup() {
-	local c=$1 port url tor sport lport seed_dir v=${1//-/_}
+	local c=$1 port url tor other sport lport seed_dir v=${1//-/_}
 
 	port=$(free_port)
 	case $c in
@@ -70,11 +70,12 @@ setup() {
 		return 1 ;;
 	esac
 	tor=$T/$c.torrent
-	make_torrent_bt "$T/src/multi" "$url" "$tor"
+	make_torrent_bt "$T/src/multi" "$url" "$tor" || return 1
 	if [ "$c" = http-failure ] || [ "$c" = udp-unlisted ]; then
 		# A tracker that knows another torrent only.
-		make_torrent_bt "$T/src/multi/tiny" "$url" "$T/$c-other.torrent"
-		tracker_start "$port" "$T/$c-other.torrent" || return 1
+		other=$T/$c-other.torrent
+		make_torrent_bt "$T/src/multi/tiny" "$url" "$other" || return 1
+		tracker_start "$port" "$other" || return 1
 	fi
 	seed_dir=$T/$c-seed
 	mkdir -p "$seed_dir"

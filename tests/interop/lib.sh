@@ -266,13 +266,20 @@ peer_start() {
 }
 
 # peer_done KIND PID NAME SECONDS: the leecher finished (and, except for
-# Transmission, exited 0) within SECONDS; on failure show its logs.
+# Transmission, exited 0) within SECONDS; on failure show its logs.  A
+# Transmission leecher does not exit by itself: it is stopped here.
 peer_done() {
 	local kind=$1 pid=$2 name=$3 st=0
 
 	case $kind in
 	transmission)
-		wait_for "$4" test -e "$T/$name.done" || st=124 ;;
+		# Stopped before its files are compared: on SIGTERM it writes
+		# out its block cache and closes them.
+		if wait_for "$4" test -e "$T/$name.done"; then
+			stop "$pid"
+		else
+			st=124
+		fi ;;
 	*)
 		wait_pid "$pid" "$4" || st=$?
 		if [ "$kind" = btdownload ] && [ $st = 0 ] &&
