@@ -162,6 +162,7 @@ struct pa_config {
 	double keepalive_interval;		/* 120 */
 	uint64_t download_slice_size;		/* 16384 */
 	unsigned int request_backlog;		/* 5 */
+	double request_queue_time;		/* 3 */
 	uint64_t max_message_length;		/* 8 MiB */
 	char *ip;				/* "" */
 	unsigned int minport;			/* 6881 */

@@ -1068,7 +1068,7 @@ download_wire(struct download *d)
 	ulc.max_queued_bytes = 256 * 1024;
 	d->ul = ul_new(d->env->rs, d->sw, &ulc);
 	dlc.backlog = cfg->request_backlog;
-	dlc.queue_time = 3.0;
+	dlc.queue_time = cfg->request_queue_time;
 	dlc.snub_time = cfg->snub_time;
 	dlc.max_rate_period = cfg->max_rate_period;
 	d->dl = dl_new(d->env->rs, d->sw, d->pp, &dlc, &download_dl_cb, d);

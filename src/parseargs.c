@@ -968,7 +968,11 @@ static const struct pa_option pa_btdownload_opts[] = {
 	{ O_SIZE(download_slice_size), .def = "16384", .flags = PA_F_NONZERO,
 	    .help = "how many bytes to ask a peer for in one request" },
 	{ O_UINT(request_backlog), .def = "5", .flags = PA_F_NONZERO,
-	    .help = "how many requests to keep outstanding with each peer" },
+	    .help = "the fewest requests to keep outstanding with each peer" },
+	{ O_TIME(request_queue_time), .def = "3",
+	    .help = "keep this long of each peer's measured download rate "
+	    "requested (from request_backlog up to 256 requests); 0 keeps "
+	    "exactly request_backlog" },
 	{ O_SIZE(max_message_length), .def = "8M", .flags = PA_F_NONZERO,
 	    .help = "drop a peer that announces a longer message" },
 	{ O_STR(ip), .def = "", .metavar = "ADDR",
