@@ -33,7 +33,7 @@ ALL_CELLS=(
 # the handshake, then ramps up slowly).
 LEECH_S=120
 
-# The data: three files of odd sizes in two folders, 4.6 MiB in all.
+# The data: four files of odd sizes in two folders, 4.4 MiB in all.
 make_data() {
 	mkdir -p "$T/src/multi/sub"
 	random_file "$T/src/multi/first.bin" 1000003
