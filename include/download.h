@@ -58,17 +58,21 @@ struct download_env {
 	download_end_fn *end;
 	download_end_fn *checked;	/* the check is over; may be NULL */
 	void *ctx;
+	/* Nothing on stdout: the owner shows status (log lines instead). */
+	bool quiet;
 };
 
 /*
- * Load the torrent at torrent_path and prepare to save it at save_path
- * (NULL: --saveas, or the torrent's name).  cfg and env are borrowed and
- * must outlive the download.  Returns NULL with *out_code (an enum
- * download_exit) and err set when the torrent is bad, the save location
- * is locked by another process, or the storage cannot be opened.
+ * Load the torrent at torrent_path and prepare to save it as save_dir/NAME
+ * (NAME the torrent's name), or when save_dir is NULL at --saveas, or
+ * else NAME in the working directory.  cfg and env are borrowed and must
+ * outlive the download.  Returns NULL with *out_code (an enum
+ * download_exit) and err set when the torrent is bad, the selection is
+ * bad, the save location is locked by another process, or the storage
+ * cannot be opened.
  */
 struct download *download_new(const struct pa_config *cfg,
-    const char *torrent_path, const char *save_path,
+    const char *torrent_path, const char *save_dir,
     const struct download_env *env, int *out_code, struct bt_err *err);
 /* Check what needs checking, then download and seed. */
 void download_start(struct download *d);
@@ -84,6 +88,14 @@ void download_interrupted(struct download *d, int sig);
 void download_stop(struct download *d, download_stopped_fn *fn, void *ctx);
 /* Wait up to timeout_ms for hooks still running.  Blocks. */
 void download_wait_hooks(struct download *d, uint32_t timeout_ms);
+/* Reap finished hooks; whether any is still running.  Never blocks. */
+bool download_hooks_running(struct download *d);
+/*
+ * Change the rate caps (bytes per second, 0 = unlimited), e.g. a share of
+ * caps common to several downloads.  Kept for later if the peers are not
+ * wired yet.
+ */
+void download_set_rate_caps(struct download *d, uint64_t up, uint64_t down);
 void download_free(struct download *d);
 
 /* The encoder for incoming peers, or NULL while checking or stopping. */

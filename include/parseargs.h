@@ -219,6 +219,10 @@ struct pa_config {
 	struct pa_list only;			/* fnmatch patterns, numbers */
 	struct pa_list skip;			/* the same */
 	char *range;				/* "": all; else START-END */
+	/* btlaunchmany only. */
+	char *saveas_dir;			/* "": the torrent directory */
+	double scan_interval;			/* 2 */
+	char *torrent_dir;			/* the DIR argument */
 };
 
 /* btdownload's table (borrowed, static), for man pages and btlaunchmany. */
@@ -250,5 +254,22 @@ void pa_config_release(struct pa_config *cfg);
 
 /* The full --help text: usage, value syntax, then every option. */
 void pa_print_help(FILE *fp, const char *prog);
+
+/*
+ * btlaunchmany: btdownload's options without those that name one torrent
+ * (--responsefile, --url, --saveas, --only, --skip, --range), plus
+ * --saveas_dir and --scan_interval.  The table is written into out (at
+ * most cap entries, PA_LAUNCHMANY_MAX is enough); returns the count.
+ */
+#define PA_LAUNCHMANY_MAX	96
+size_t pa_btlaunchmany_options(struct pa_option *out, size_t cap);
+/*
+ * Parse btlaunchmany's command line: options, then exactly one positional
+ * argument, the torrent directory (out->torrent_dir).  Returns as
+ * pa_parse_btdownload() does.
+ */
+int pa_parse_btlaunchmany(int argc, char **argv, struct pa_config *out,
+    struct bt_err *err);
+void pa_print_launchmany_help(FILE *fp, const char *prog);
 
 #endif

@@ -10,6 +10,8 @@
 #ifndef BT_RUN_H
 #define BT_RUN_H
 
+#include <stdio.h>
+
 struct download_status;
 struct pa_config;
 
@@ -21,5 +23,20 @@ int run_single(const struct pa_config *cfg);
  * are stable and documented in btdownload(1).  A new string: free(3) it.
  */
 char *run_status_json(const struct download_status *s);
+
+/* Shared with launchmany.c. */
+struct bt_err;
+struct rawserver;
+/* The reactor with btdownload's timeouts and connection cap. */
+struct rawserver *run__reactor(const struct pa_config *cfg);
+/* The terminal's width, 80 if unknown. */
+int run__cols(void);
+/*
+ * Where log lines go: --logfile (opened into *out_fp; under --daemon
+ * stderr already is the log file), else syslog under --daemon, else
+ * stderr.  Call after daemon_ready() when daemonized.
+ */
+int run__logging(const struct pa_config *cfg, FILE **out_fp,
+    struct bt_err *err);
 
 #endif

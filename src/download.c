@@ -105,6 +105,7 @@ struct download {
 	bool complete_at_start, policy_met;
 	uint64_t start_ms, complete_ms, last_data_ms, last_total;
 	uint64_t rejected_ms;		/* 0: not rejected since last peers */
+	uint64_t cap_up, cap_down;	/* rate caps, bytes per second */
 	char rejected[BT_ERR_MSGLEN];
 	struct hooks *hooks;
 	int exit_code;			/* -1 while running */
@@ -536,10 +537,11 @@ download_plan(struct download *d)
 }
 
 static int
-download_load(struct download *d, const char *torrent, const char *save,
+download_load(struct download *d, const char *torrent, const char *dir,
     struct bt_err *err)
 {
-	char esc[LOG_ESC_LEN];
+	char esc[LOG_ESC_LEN], *joined = NULL;
+	const char *save;
 	int r;
 
 	if (btf_load_file(torrent, &d->mi, err) < 0) {
@@ -550,10 +552,16 @@ download_load(struct download *d, const char *torrent, const char *save,
 	sha1_hex(&d->mi.info_hash, d->hex);
 	log_escape(d->name_esc, sizeof(d->name_esc), d->mi.name,
 	    strlen(d->mi.name));
-	if (save == NULL)
+	if (dir != NULL) {
+		joined = xmalloc(strlen(dir) + 1 + strlen(d->mi.name) + 1);
+		sprintf(joined, "%s/%s", dir, d->mi.name);
+		save = joined;
+	} else {
 		save = d->cfg->saveas[0] != '\0' ? d->cfg->saveas : d->mi.name;
+	}
 	log_escape(d->path_esc, sizeof(d->path_esc), save, strlen(save));
 	d->save_path = download_abs_path(save);
+	free(joined);
 	d->lengths = xcalloc(d->mi.nfiles, sizeof(*d->lengths));
 	for (size_t i = 0; i < d->mi.nfiles; i++)
 		d->lengths[i] = d->mi.files[i].length;
@@ -569,7 +577,7 @@ download_load(struct download *d, const char *torrent, const char *save,
 
 struct download *
 download_new(const struct pa_config *cfg, const char *torrent_path,
-    const char *save_path, const struct download_env *env, int *out_code,
+    const char *save_dir, const struct download_env *env, int *out_code,
     struct bt_err *err)
 {
 	struct download *d = xcalloc(1, sizeof(*d));
@@ -581,9 +589,11 @@ download_new(const struct pa_config *cfg, const char *torrent_path,
 	d->exit_code = -1;
 	d->state = DS_CHECKING;
 	d->hooks = hook_new();
+	d->cap_up = cfg->max_upload_rate;
+	d->cap_down = cfg->max_download_rate;
 	d->start_ms = rs_now_ms(env->rs);
 	download_make_peer_id(d->peer_id);
-	r = download_load(d, torrent_path, save_path, err);
+	r = download_load(d, torrent_path, save_dir, err);
 	if (r != 0) {
 		*out_code = r;
 		download_free(d);
@@ -845,10 +855,15 @@ download_finished(void *ctx)
 		snprintf(size + strlen(size), sizeof(size) - strlen(size),
 		    ", %s of it selected", sel);
 	}
-	printf("%sdownload complete: %s (%s) saved as %s\n",
-	    isatty(STDOUT_FILENO) == 1 ? "\r\033[K" : "", d->name_esc,
-	    size, d->path_esc);
-	fflush(stdout);
+	if (d->env->quiet) {
+		log_info("download complete: %s (%s) saved as %s",
+		    d->name_esc, size, d->path_esc);
+	} else {
+		printf("%sdownload complete: %s (%s) saved as %s\n",
+		    isatty(STDOUT_FILENO) == 1 ? "\r\033[K" : "",
+		    d->name_esc, size, d->path_esc);
+		fflush(stdout);
+	}
 	download_hook(d, "--on-complete", d->cfg->on_complete);
 	download_check_policy(d, true);
 }
@@ -1073,8 +1088,8 @@ download_wire(struct download *d)
 	dlc.max_rate_period = cfg->max_rate_period;
 	d->dl = dl_new(d->env->rs, d->sw, d->pp, &dlc, &download_dl_cb, d);
 	cnc.npieces = (uint32_t)d->mi.npieces;
-	cnc.max_upload_rate = cfg->max_upload_rate;
-	cnc.max_download_rate = cfg->max_download_rate;
+	cnc.max_upload_rate = d->cap_up;
+	cnc.max_download_rate = d->cap_down;
 	d->cn = cn_new(d->env->rs, &cnc, d->ul, d->dl, d->ch);
 	ul_set_connecter(d->ul, d->cn);
 	ec.max_message_length = download_max_message(d);
@@ -1159,7 +1174,9 @@ download_go(struct download *d)
 	download_enter_state(d, complete ? DS_SEEDING : DS_DOWNLOADING);
 	download_save_resume(d);
 	rm_init(&d->rm, d->wanted_left_bytes);
-	if (complete) {
+	if (complete && d->env->quiet) {
+		log_info("%s is complete; seeding", d->path_esc);
+	} else if (complete) {
 		printf("%s is complete; seeding\n", d->path_esc);
 		fflush(stdout);
 	}
@@ -1351,6 +1368,21 @@ void
 download_wait_hooks(struct download *d, uint32_t timeout_ms)
 {
 	hook_wait(d->hooks, timeout_ms);
+}
+
+bool
+download_hooks_running(struct download *d)
+{
+	return hook_reap(d->hooks) > 0;
+}
+
+void
+download_set_rate_caps(struct download *d, uint64_t up, uint64_t down)
+{
+	d->cap_up = up;
+	d->cap_down = down;
+	if (d->cn != NULL)
+		cn_set_rate_caps(d->cn, up, down);
 }
 
 void

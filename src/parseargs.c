@@ -1112,6 +1112,23 @@ static const struct pa_option pa_btdownload_opts[] = {
 	    "content" },
 };
 
+/* btlaunchmany's own options; the rest are btdownload's. */
+static const struct pa_option pa_launchmany_extra[] = {
+	{ O_STR(saveas_dir), .def = "", .metavar = "DIR",
+	    .help = "save each torrent's data in DIR, under the name in the "
+	    "torrent (default: the torrent directory)" },
+	{ O_TIME(scan_interval), .def = "2", .flags = PA_F_NONZERO,
+	    .help = "how often to look for new, changed and removed .torrent "
+	    "files" },
+};
+
+/* btdownload's options that mean one torrent, left out of btlaunchmany. */
+static const char *const pa_launchmany_omit[] = {
+	"responsefile", "url", "saveas", "only", "skip", "range",
+};
+
+#define PA_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 static int
 pa_check_peer(const char *s, struct bt_err *err)
 {
@@ -1141,6 +1158,27 @@ pa_btdownload_options(size_t *out_n)
 	return pa_btdownload_opts;
 }
 
+size_t
+pa_btlaunchmany_options(struct pa_option *out, size_t cap)
+{
+	const struct pa_option *opts;
+	size_t n, k = 0;
+
+	opts = pa_btdownload_options(&n);
+	for (size_t i = 0; i < n; i++) {
+		bool omit = false;
+
+		for (size_t j = 0; j < PA_NELEM(pa_launchmany_omit); j++)
+			omit = omit || strcmp(opts[i].name,
+			    pa_launchmany_omit[j]) == 0;
+		if (!omit && k < cap)
+			out[k++] = opts[i];
+	}
+	for (size_t i = 0; i < PA_NELEM(pa_launchmany_extra) && k < cap; i++)
+		out[k++] = pa_launchmany_extra[i];
+	return k;
+}
+
 void
 pa_config_defaults(struct pa_config *cfg)
 {
@@ -1151,7 +1189,9 @@ pa_config_defaults(struct pa_config *cfg)
 	opts = pa_btdownload_options(&n);
 	*cfg = (struct pa_config){ 0 };
 	cfg->display_interval = -1.0;
-	if (pa_set_defaults(opts, n, cfg, &err) < 0)
+	if (pa_set_defaults(opts, n, cfg, &err) < 0 ||
+	    pa_set_defaults(pa_launchmany_extra,
+	    PA_NELEM(pa_launchmany_extra), cfg, &err) < 0)
 		fatal("parseargs: %s", err.msg);
 }
 
@@ -1163,6 +1203,9 @@ pa_config_release(struct pa_config *cfg)
 
 	opts = pa_btdownload_options(&n);
 	pa_release(opts, n, cfg);
+	pa_release(pa_launchmany_extra, PA_NELEM(pa_launchmany_extra), cfg);
+	free(cfg->torrent_dir);
+	cfg->torrent_dir = NULL;
 }
 
 int
@@ -1239,38 +1282,98 @@ pa_parse_btdownload(int argc, char **argv, struct pa_config *out,
 	return r;
 }
 
-void
-pa_print_help(FILE *fp, const char *prog)
+/* How option values are written, for both programs' --help. */
+static const char *const pa_help_syntax[] = {
+	"Options may be written with underscores or dashes "
+	"(--max_upload_rate or --max-upload-rate) and take their "
+	"value as the next argument or after '=' (--timeout=60).",
+	"SIZE is bytes, or a number with a K, M or G suffix for KiB, "
+	"MiB or GiB (16K, 8M).  RATE is KiB per second (100), or a "
+	"number with a K, M or G suffix for KiB/s, MiB/s or GiB/s "
+	"(2M); 0 means unlimited.  TIME is seconds (30), or a number "
+	"with an s, m, h or d suffix (90m, 1.5h).",
+};
+
+static void
+pa_print_usage(FILE *fp, const char *prog, const char *dflt,
+    const char *args, const char *intro, const struct pa_option *opts,
+    size_t n)
 {
-	static const char *const intro[] = {
-		"Download the files a .torrent file describes, then go on "
-		"uploading them to other peers until interrupted, or until "
-		"the seeding policy given by --no_seed, --seed_ratio or "
-		"--seed_time is met.",
-		"Options may be written with underscores or dashes "
-		"(--max_upload_rate or --max-upload-rate) and take their "
-		"value as the next argument or after '=' (--timeout=60).",
-		"SIZE is bytes, or a number with a K, M or G suffix for KiB, "
-		"MiB or GiB (16K, 8M).  RATE is KiB per second (100), or a "
-		"number with a K, M or G suffix for KiB/s, MiB/s or GiB/s "
-		"(2M); 0 means unlimited.  TIME is seconds (30), or a number "
-		"with an s, m, h or d suffix (90m, 1.5h).",
-	};
-	const struct pa_option *opts;
 	const char *slash;
-	size_t n;
 
 	if (prog == NULL || *prog == '\0')
-		prog = "btdownload";
+		prog = dflt;
 	slash = strrchr(prog, '/');
 	if (slash != NULL && slash[1] != '\0')
 		prog = slash + 1;
-	fprintf(fp, "usage: %s [options] FILE.torrent\n\n", prog);
-	for (size_t i = 0; i < sizeof(intro) / sizeof(intro[0]); i++) {
-		pa_wrap(fp, 0, intro[i], 0);
+	fprintf(fp, "usage: %s [options] %s\n\n", prog, args);
+	pa_wrap(fp, 0, intro, 0);
+	fputs("\n\n", fp);
+	for (size_t i = 0; i < PA_NELEM(pa_help_syntax); i++) {
+		pa_wrap(fp, 0, pa_help_syntax[i], 0);
 		fputs("\n\n", fp);
 	}
 	fputs("Options:\n", fp);
-	opts = pa_btdownload_options(&n);
 	pa_print_options(fp, opts, n);
+}
+
+void
+pa_print_help(FILE *fp, const char *prog)
+{
+	const struct pa_option *opts;
+	size_t n;
+
+	opts = pa_btdownload_options(&n);
+	pa_print_usage(fp, prog, "btdownload", "FILE.torrent",
+	    "Download the files a .torrent file describes, then go on "
+	    "uploading them to other peers until interrupted, or until "
+	    "the seeding policy given by --no_seed, --seed_ratio or "
+	    "--seed_time is met.", opts, n);
+}
+
+void
+pa_print_launchmany_help(FILE *fp, const char *prog)
+{
+	struct pa_option opts[PA_LAUNCHMANY_MAX];
+	size_t n = pa_btlaunchmany_options(opts, PA_LAUNCHMANY_MAX);
+
+	pa_print_usage(fp, prog, "btlaunchmany", "DIR",
+	    "Download and seed every .torrent file in DIR, in one process "
+	    "with one listening port; a .torrent file added to DIR is "
+	    "started once it is fully written, and one removed is "
+	    "stopped.  Every option applies to each torrent, except the "
+	    "rate caps, which are shared by all of them.", opts, n);
+}
+
+int
+pa_parse_btlaunchmany(int argc, char **argv, struct pa_config *out,
+    struct bt_err *err)
+{
+	struct pa_option opts[PA_LAUNCHMANY_MAX];
+	size_t n = pa_btlaunchmany_options(opts, PA_LAUNCHMANY_MAX);
+	int first = argc, r;
+	char esc[PA_ESC_LEN];
+
+	pa_config_defaults(out);
+	r = pa_parse(opts, n, argc, argv, out, &first, err);
+	if (r == PA_HELP)
+		pa_print_launchmany_help(stdout, argc > 0 ? argv[0] : NULL);
+	if (r == 0 && argc - first != 1) {
+		if (argc - first > 1)
+			log_escape(esc, sizeof(esc), argv[first + 1],
+			    strlen(argv[first + 1]));
+		r = argc - first == 0 ? bt_err_set(err, -EINVAL,
+		    "no torrent directory given (see --help)") :
+		    bt_err_set(err, -EINVAL, "unexpected argument '%s' (give "
+		    "one directory)", esc);
+	}
+	if (r == 0 && argv[first][0] == '\0')
+		r = bt_err_set(err, -EINVAL, "empty directory name");
+	if (r == 0) {
+		out->torrent_dir = xstrdup(argv[first]);
+		r = pa_config_check(out, err);
+	}
+	if (r != 0)
+		pa_config_release(out);
+	return r;
 }

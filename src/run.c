@@ -140,8 +140,8 @@ run_stopped(void *ctx, struct download *d)
 	rs_stop(run->rs);
 }
 
-static int
-run_cols(void)
+int
+run__cols(void)
 {
 	struct winsize ws;
 
@@ -186,7 +186,7 @@ run_display(struct run *run)
 	f.peers = s.peers;
 	f.seeds = s.seeds;
 	f.eta = s.eta;
-	fb_print(stdout, run->tty, &f, run_cols());
+	fb_print(stdout, run->tty, &f, run__cols());
 }
 
 static double
@@ -208,8 +208,8 @@ run_display_task(void *arg)
 	    run);
 }
 
-static struct rawserver *
-run_reactor(const struct pa_config *cfg)
+struct rawserver *
+run__reactor(const struct pa_config *cfg)
 {
 	struct rs_config rc = RS_CONFIG_DEFAULT;
 
@@ -243,26 +243,21 @@ run_listen(struct run *run, struct bt_err *err)
 	return 0;
 }
 
-/*
- * Where log lines go: --logfile (under --daemon, stderr already is the
- * log file), else syslog under --daemon, else stderr.
- */
-static int
-run_logging(struct run *run, struct bt_err *err)
+int
+run__logging(const struct pa_config *cfg, FILE **out_fp, struct bt_err *err)
 {
-	const struct pa_config *cfg = run->cfg;
-
+	*out_fp = NULL;
 	if (cfg->daemon && cfg->logfile[0] == '\0') {
 		log_set_syslog(true);
 		return 0;
 	}
 	if (cfg->daemon || cfg->logfile[0] == '\0')
 		return 0;
-	run->logfp = fopen(cfg->logfile, "a");
-	if (run->logfp == NULL)
+	*out_fp = fopen(cfg->logfile, "a");
+	if (*out_fp == NULL)
 		return bt_err_set(err, -errno, "%s: %s", cfg->logfile,
 		    strerror(errno));
-	log_set_stream(run->logfp);
+	log_set_stream(*out_fp);
 	return 0;
 }
 
@@ -273,7 +268,7 @@ run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 	const struct pa_config *cfg = run->cfg;
 	int code = 0;
 
-	if ((run->rs = run_reactor(cfg)) == NULL) {
+	if ((run->rs = run__reactor(cfg)) == NULL) {
 		bt_err_set(err, -errno, "cannot create the reactor: %s",
 		    strerror(errno));
 		return DOWNLOAD_EXIT_ERROR;
@@ -283,7 +278,7 @@ run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 	run->env.end = run_end;
 	run->env.checked = run_checked;
 	run->env.ctx = run;
-	if (!cfg->daemon && run_logging(run, err) < 0)
+	if (!cfg->daemon && run__logging(cfg, &run->logfp, err) < 0)
 		return DOWNLOAD_EXIT_ERROR;
 	run->d = download_new(cfg, cfg->responsefile, NULL, &run->env, &code,
 	    err);
@@ -298,7 +293,7 @@ run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
 	    err) < 0)
 		return DOWNLOAD_EXIT_ERROR;
-	if (cfg->daemon && run_logging(run, err) < 0)
+	if (cfg->daemon && run__logging(cfg, &run->logfp, err) < 0)
 		return DOWNLOAD_EXIT_ERROR;
 	return 0;
 }

@@ -193,6 +193,45 @@ test_spellings(void)
 	CHECK(parse(&c, &e, ARGV("--resume-interval", "0", "x")) < 0);
 }
 
+static int
+parse_many(struct pa_config *c, struct bt_err *e, char **argv)
+{
+	memset(e, 0, sizeof(*e));
+	return pa_parse_btlaunchmany(argv_count(argv), argv, c, e);
+}
+
+/* btlaunchmany: one directory; options naming one torrent are refused. */
+static void
+test_launchmany(void)
+{
+	struct pa_option opts[PA_LAUNCHMANY_MAX];
+	size_t n = pa_btlaunchmany_options(opts, PA_LAUNCHMANY_MAX), found = 0;
+	struct pa_config c;
+	struct bt_err e;
+
+	for (size_t i = 0; i < n; i++) {
+		CHECK(strcmp(opts[i].name, "saveas") != 0);
+		CHECK(strcmp(opts[i].name, "only") != 0);
+		found += strcmp(opts[i].name, "saveas_dir") == 0 ||
+		    strcmp(opts[i].name, "max_upload_rate") == 0;
+	}
+	CHECK_INT_EQ(found, 2);
+	CHECK_OK(parse_many(&c, &e, ARGV("dir", "--saveas_dir", "out",
+	    "--scan-interval", "5", "--seed-ratio", "2")));
+	CHECK_STR_EQ(c.torrent_dir, "dir");
+	CHECK_STR_EQ(c.saveas_dir, "out");
+	CHECK(c.scan_interval == 5.0 && c.seed_ratio == 2.0);
+	pa_config_release(&c);
+	CHECK(c.torrent_dir == NULL);
+	CHECK(parse_many(&c, &e, ARGV("--no-seed")) < 0);
+	CHECK(strstr(e.msg, "no torrent directory") != NULL);
+	CHECK(parse_many(&c, &e, ARGV("a", "b")) < 0);
+	CHECK(parse_many(&c, &e, ARGV("a", "--responsefile", "x")) < 0);
+	CHECK(parse_many(&c, &e, ARGV("a", "--only", "x")) < 0);
+	/* btdownload does not take btlaunchmany's options. */
+	CHECK(parse(&c, &e, ARGV("x", "--saveas_dir", "d")) < 0);
+}
+
 static void
 test_parse_range(void)
 {
@@ -817,6 +856,7 @@ int
 main(void)
 {
 	CHECK_RUN(test_defaults, test_spellings, test_parse_range,
+	    test_launchmany,
 	    test_parse_int,
 	    test_parse_uint, test_parse_size, test_parse_size_bad,
 	    test_parse_rate,
