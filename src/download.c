@@ -46,6 +46,8 @@
 #define DL_REDIAL_MS	20000
 #define DL_STOP_MS	3000
 #define DL_TICK_MS	1000
+/* While seeding, uploads are saved (for --seed-ratio) at most this often. */
+#define DL_SEED_SAVE_MS	60000
 /* Bytes hashed per reactor pass during the start-up check (~10 ms). */
 #define DL_CHECK_BUDGET	(16u << 20)
 
@@ -89,6 +91,7 @@ struct download {
 	uint64_t bytes_checked;
 	bool resume_dirty;
 	uint64_t resume_saved_ms;
+	uint64_t saved_uploaded;	/* this run's uploads, last saved */
 	char resume_err[BT_ERR_MSGLEN];	/* last save error reported */
 	/* The swarm. */
 	struct piecepicker *pp;
@@ -652,8 +655,8 @@ download_save_resume(struct download *d)
 	rec.nfiles = d->mi.nfiles;
 	rec.files = xcalloc(d->mi.nfiles, sizeof(*rec.files));
 	download_stat_files(d, rec.files);
-	rec.uploaded = d->uploaded_before + (d->ul != NULL ? ul_total(d->ul) :
-	    0);
+	d->saved_uploaded = d->ul != NULL ? ul_total(d->ul) : 0;
+	rec.uploaded = d->uploaded_before + d->saved_uploaded;
 	if (resume_save(d->resume_path, &rec, &err) < 0)
 		download_resume_failed(d, err.msg);
 	else
@@ -1144,6 +1147,25 @@ download_check_rejected(struct download *d, uint64_t now)
 	    d->rejected);
 }
 
+/*
+ * Save the resume file every --resume_interval while pieces arrive, and
+ * while seeding every DL_SEED_SAVE_MS when uploads grew (the ratio counts
+ * them over all runs).
+ */
+static bool
+download_resume_due(struct download *d, uint64_t now)
+{
+	uint64_t since = now - d->resume_saved_ms;
+	uint64_t up = d->ul != NULL ? ul_total(d->ul) : 0;
+
+	if (d->resume_dirty)
+		return since >= (uint64_t)(d->cfg->resume_interval * 1000);
+	if (up == d->saved_uploaded)
+		return false;
+	return since >= DL_SEED_SAVE_MS &&
+	    since >= (uint64_t)(d->cfg->resume_interval * 1000);
+}
+
 static void
 download_tick(void *arg)
 {
@@ -1152,8 +1174,7 @@ download_tick(void *arg)
 
 	d->tick_task = rs_add_task(d->env->rs, DL_TICK_MS, download_tick, d);
 	hook_reap(d->hooks);
-	if (d->resume_dirty && now - d->resume_saved_ms >=
-	    (uint64_t)(d->cfg->resume_interval * 1000))
+	if (download_resume_due(d, now))
 		download_save_resume(d);
 	download_check_stall(d, now);
 	download_check_rejected(d, now);

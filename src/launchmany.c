@@ -577,7 +577,7 @@ lm_setup(struct launchmany *lm, struct daemon_ctx *dc, struct bt_err *err)
 
 /* A signal: stop every download, wait for them (bounded by theirs). */
 static void
-lm_shutdown(struct launchmany *lm)
+lm_shutdown(struct launchmany *lm, int sig)
 {
 	uint64_t *tasks[] = { &lm->scan_task, &lm->display_task,
 	    &lm->caps_task };
@@ -588,7 +588,7 @@ lm_shutdown(struct launchmany *lm)
 	lm->stopping = true;
 	for (struct lm_entry *e = lm->entries; e != NULL; e = e->next) {
 		if (e->state == LM_RUNNING)
-			download_interrupted(e->d, SIGTERM);
+			download_interrupted(e->d, sig > 0 ? sig : SIGTERM);
 		lm_stop_entry(e);
 	}
 	if (lm_active(lm) > 0)
@@ -634,7 +634,7 @@ lm_loop(struct launchmany *lm)
 	sig = rs_run(lm->rs);
 	if (sig < 0)
 		log_warn("reactor failed: %s", strerror(-sig));
-	lm_shutdown(lm);
+	lm_shutdown(lm, sig);
 	log_info("stopped%s (exit status 0)", sig == SIGINT ? " by SIGINT" :
 	    sig == SIGTERM ? " by SIGTERM" : "");
 }
