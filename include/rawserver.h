@@ -51,6 +51,8 @@ typedef void rs_task_fn(void *ctx);
 /* A datagram arrived on a UDP socket. */
 typedef void rs_udp_fn(void *ctx, struct rs_udp *u, const struct sockaddr *from,
     socklen_t fromlen, const uint8_t *p, size_t n);
+/* A connected UDP socket got an error (-errno), see rs_udp_connect(). */
+typedef void rs_udp_err_fn(void *ctx, struct rs_udp *u, int err);
 /* A watched descriptor is readable (or hung up / in error). */
 typedef void rs_fd_fn(void *ctx, int fd, short revents);
 
@@ -175,12 +177,26 @@ uint64_t rs_now_ms(const struct rawserver *rs);
 /*
  * UDP: open an unconnected datagram socket for family AF_INET or AF_INET6,
  * bound to an ephemeral port.  NULL with errno set on failure.  rs_udp_send
- * returns 0 or -errno (-EAGAIN counts as a lost datagram: UDP users retry).
+ * returns 0 or -errno (-EAGAIN counts as a lost datagram: UDP users retry;
+ * on a connected socket, a pending -ECONNREFUSED may show up here too).
  */
 struct rs_udp *rs_udp_open(struct rawserver *rs, int family, rs_udp_fn *fn,
     void *ctx);
 int rs_udp_send(struct rs_udp *u, const struct sockaddr *to, socklen_t tolen,
     const void *p, size_t n);
+/*
+ * Connect u to one address (connect(2) on the datagram socket): the kernel
+ * then passes on only datagrams from sa, and the ICMP errors that our
+ * datagrams to it provoke come back as errfn(ctx, u, err), with the ctx of
+ * rs_udp_open: -ECONNREFUSED when nothing listens on that port,
+ * -EHOSTUNREACH and so on (an unconnected socket never hears of them).
+ * errfn may be NULL (errors dropped) and may close u.  Send with to NULL
+ * (or sa) afterwards.  Once per socket: a second call returns -EISCONN
+ * (the local address picked for the first peer would stick; open another
+ * socket for another peer).  Returns 0 or -errno.
+ */
+int rs_udp_connect(struct rs_udp *u, const struct sockaddr *sa,
+    socklen_t salen, rs_udp_err_fn *errfn);
 /* The local port (host order) the socket is bound to, or -errno. */
 int rs_udp_port(const struct rs_udp *u);
 /* Close at once; safe from inside its own callback (memory freed later). */

@@ -130,9 +130,11 @@ struct rs_udp {
 	struct rs_io io;
 	struct rawserver *rs;
 	rs_udp_fn *fn;
+	rs_udp_err_fn *errfn;	/* set by rs_udp_connect */
 	void *ctx;
 	struct rs_udp *next;
 	bool dead;
+	bool connected;
 };
 
 struct rs_watch {
@@ -1753,6 +1755,22 @@ rs_udp_port(const struct rs_udp *u)
 }
 
 int
+rs_udp_connect(struct rs_udp *u, const struct sockaddr *sa, socklen_t salen,
+    rs_udp_err_fn *errfn)
+{
+	if (u->dead)
+		return -EBADF;
+	if (u->connected)
+		return -EISCONN;
+	/* A datagram connect only records the peer: it never blocks. */
+	if (connect(u->io.fd, sa, salen) < 0)
+		return -errno;
+	u->connected = true;
+	u->errfn = errfn;
+	return 0;
+}
+
+int
 rs_udp_send(struct rs_udp *u, const struct sockaddr *to, socklen_t tolen,
     const void *p, size_t n)
 {
@@ -1800,8 +1818,14 @@ udp_dispatch(struct rawserver *rs, struct rs_udp *u)
 		    (struct sockaddr *)&from, &fromlen);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    u->errfn != NULL) {
+			/* An ICMP error, on a connected socket only. */
+			u->errfn(u->ctx, u, -errno);
+			return;
+		}
 		if (n < 0)
-			return;	/* EAGAIN, or an ICMP error we ignore */
+			return;	/* EAGAIN, or an error no one asked for */
 		u->fn(u->ctx, u, (const struct sockaddr *)&from, fromlen,
 		    rs->rbuf, (size_t)n);
 	}
