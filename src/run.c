@@ -44,7 +44,7 @@ run_status_json(const struct download_status *s)
 	json_u64(&j, "total", s->total);
 	/* Rounded down: never 100.0 before the last byte is verified. */
 	json_double(&j, "progress", s->total ? floor((double)s->done *
-	    1000.0 / (double)s->total) / 10.0 : 100.0, 1);
+	    1000.0 / (double)s->total) / 10.0 : 0.0, 1);
 	json_u64(&j, "downloaded", s->downloaded);
 	json_u64(&j, "uploaded", s->uploaded);
 	json_u64(&j, "uploaded_total", s->uploaded_total);
@@ -157,6 +157,27 @@ run_print_json(struct download *d)
 	char *line;
 
 	download_get_status(d, &s);
+	line = run_status_json(&s);
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+}
+
+/*
+ * --status-json when set-up failed (bad torrent, locked, ...): the same
+ * keys, with nulls and zeros for what is not known.
+ */
+static void
+run_print_failure_json(int code, const char *msg)
+{
+	struct download_status s;
+	char esc[LOG_ESC_LEN], *line;
+
+	memset(&s, 0, sizeof(s));
+	s.state = "stopped";
+	s.eta = -1;
+	s.exit_code = code;
+	s.exit_message = log_safe(esc, sizeof(esc), msg);
 	line = run_status_json(&s);
 	printf("%s\n", line);
 	fflush(stdout);
@@ -380,6 +401,8 @@ run_single(const struct pa_config *cfg)
 	code = run_setup(&run, &dc, &err);
 	if (code != 0) {
 		snprintf(msg, sizeof(msg), "%s", err.msg);
+		if (cfg->status_json)
+			run_print_failure_json(code, msg);
 	} else {
 		download_start(run.d);
 		if (run.display)

@@ -67,8 +67,10 @@ expect_exit "bad --seed-ratio" 2 "seed_ratio"
 LAST=$T/log/missing; run_bt "$LAST" "$T/nope.torrent"
 expect_exit "missing torrent" 3 "nope.torrent"
 head -c 1000 /dev/urandom >"$T/tor/garbage.torrent"
-LAST=$T/log/garbage; run_bt "$LAST" "$T/tor/garbage.torrent"
+LAST=$T/log/garbage; run_bt "$LAST" "$T/tor/garbage.torrent" --status-json
 expect_exit "garbage torrent" 3 "garbage.torrent"
+check "garbage torrent: JSON says why too" \
+	[ "$(json_field "$LAST" exit_reason)" = torrent ]
 : >"$T/plainfile"
 LAST=$T/log/io; run_bt "$LAST" "$TOR" --saveas "$T/plainfile/f.bin" --no-seed
 expect_exit "save path below a file" 4 "plainfile"
