@@ -14,6 +14,11 @@
  * tier.  When every tracker failed, we retry after a back-off of
  * retry_min_ms, doubling up to retry_max_ms.
  *
+ * UDP trackers: each has its own socket, connected to the tracker's
+ * address, so that a closed port (ICMP port unreachable) is reported at
+ * once ("problem connecting to tracker - connection refused") and we move
+ * on to the next tracker rather than wait out the retransmissions.
+ *
  * The user hears of trouble through cb->error, one line each, and only
  * when a tracker's message changes: "rejected by tracker - X", "warning
  * from tracker - X", "problem connecting to tracker - E", "bad data from

@@ -218,6 +218,14 @@ struct rr_tracker {
 	bool has_conn;		/* BEP 15 connection id */
 	uint64_t conn_id;
 	uint64_t conn_expires;
+	/*
+	 * A UDP tracker's own socket, connected to uaddr so that ICMP port
+	 * unreachable comes back as ECONNREFUSED.  Kept while it answers;
+	 * closed when it fails, so a torrent with many dead trackers holds
+	 * one socket for the one that works.
+	 */
+	struct rs_udp *udp;
+	struct sockaddr_storage uaddr;
 };
 
 struct rr_tier {
@@ -267,9 +275,6 @@ struct rerequester {
 	unsigned utries;
 	uint64_t utimer;
 	uint64_t res_id;
-	struct sockaddr_storage uaddr;
-	socklen_t uaddrlen;
-	struct rs_udp *udp4, *udp6;
 
 	rr_done_fn *stop_done;
 	void *stop_ctx;
@@ -428,14 +433,11 @@ rr_free(struct rerequester *rr)
 		rs_cancel_task(rr->rs, rr->tick);
 	if (rr->stop_timer != 0)
 		rs_cancel_task(rr->rs, rr->stop_timer);
-	if (rr->udp4 != NULL)
-		rs_udp_close(rr->udp4);
-	if (rr->udp6 != NULL)
-		rs_udp_close(rr->udp6);
 	for (size_t i = 0; i < rr->ntiers; i++) {
 		for (size_t j = 0; j < rr->tiers[i].n; j++) {
 			struct rr_tracker *t = &rr->tiers[i].trk[j];
 
+			rs_udp_close(t->udp);
 			free(t->url);
 			free(t->last_err);
 			free(t->last_warn);
@@ -660,6 +662,31 @@ rr_round_failed(struct rerequester *rr)
 	rr_schedule(rr);
 }
 
+/* A socket error in the words of httpget.c ("connection refused"). */
+static const char *
+rr_strerror(int err)
+{
+	switch (err) {
+	case -ECONNREFUSED:
+		return "connection refused";
+	case -EHOSTUNREACH:
+		return "host unreachable";
+	case -ENETUNREACH:
+		return "network unreachable";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Close a UDP tracker's socket; its connection id goes with it. */
+static void
+rr_udp_drop(struct rr_tracker *t)
+{
+	rs_udp_close(t->udp);
+	t->udp = NULL;
+	t->has_conn = false;
+}
+
 /* The current tracker failed with msg: report it, try the next one. */
 static void
 rr_tracker_failed(struct rerequester *rr, const char *msg)
@@ -667,6 +694,7 @@ rr_tracker_failed(struct rerequester *rr, const char *msg)
 	enum rr_event ev = rr->ev;
 
 	rr_abort_attempt(rr);
+	rr_udp_drop(rr_current(rr));
 	rr->busy = true;
 	rr_say(rr, &rr_current(rr)->last_err, msg);
 	if (ev == RR_EVENT_STOPPED) {
@@ -867,8 +895,7 @@ rr_udp_announce_pkt(struct rerequester *rr, uint8_t *p)
 static void
 rr_udp_send(struct rerequester *rr)
 {
-	struct rs_udp *u = rr->uaddr.ss_family == AF_INET ? rr->udp4 :
-	    rr->udp6;
+	struct rs_udp *u = rr_current(rr)->udp;
 	uint8_t pkt[RR_UDP_ANNOUNCE_LEN];
 	size_t n = 16;
 	unsigned shift = rr->utries < 8 ? rr->utries : 8;
@@ -881,13 +908,13 @@ rr_udp_send(struct rerequester *rr)
 	} else {
 		n = rr_udp_announce_pkt(rr, pkt);
 	}
-	rc = rs_udp_send(u, (struct sockaddr *)&rr->uaddr, rr->uaddrlen, pkt,
-	    n);
+	/* Connected: an earlier ICMP error may surface here. */
+	rc = rs_udp_send(u, NULL, 0, pkt, n);
 	if (rc < 0 && rc != -EAGAIN) {
 		char msg[RR_MSG_LEN];
 
 		snprintf(msg, sizeof(msg), "problem connecting to tracker - %s",
-		    strerror(-rc));
+		    rr_strerror(rc));
 		rr_tracker_failed(rr, msg);
 		return;
 	}
@@ -1088,9 +1115,9 @@ rr_udp_recv(void *ctx, struct rs_udp *u, const struct sockaddr *from,
 	struct rr_udp_msg m;
 	int rc;
 
-	(void)u;
 	if ((rr->ustate != RR_UDP_CONNECT && rr->ustate != RR_UDP_ANNOUNCE) ||
-	    !rr_same_addr(from, fromlen, &rr->uaddr)) {
+	    u != rr_current(rr)->udp ||
+	    !rr_same_addr(from, fromlen, &rr_current(rr)->uaddr)) {
 		log_debug("udp tracker: stray datagram ignored");
 		return;
 	}
@@ -1102,9 +1129,52 @@ rr_udp_recv(void *ctx, struct rs_udp *u, const struct sockaddr *from,
 		log_debug("udp tracker: wrong transaction id, ignored");
 		return;
 	}
-	rc = rr_udp_parse(p, n, rr->uaddr.ss_family == AF_INET6, &m, &e);
+	rc = rr_udp_parse(p, n, rr_current(rr)->uaddr.ss_family == AF_INET6,
+	    &m, &e);
 	rr_udp_reply(rr, &m, rc, &e);
 	rr_udp_msg_release(&m);
+}
+
+/*
+ * An ICMP error on a tracker's connected socket: port unreachable comes
+ * back as -ECONNREFUSED within a round trip, where an unconnected socket
+ * would wait out every retransmission (15 + 30 + 60 s).
+ */
+static void
+rr_udp_sock_error(void *ctx, struct rs_udp *u, int err)
+{
+	struct rerequester *rr = ctx;
+	char msg[RR_MSG_LEN];
+
+	if ((rr->ustate != RR_UDP_CONNECT && rr->ustate != RR_UDP_ANNOUNCE) ||
+	    u != rr_current(rr)->udp) {
+		log_debug("udp tracker: %s, after the exchange; ignored",
+		    rr_strerror(err));
+		return;
+	}
+	snprintf(msg, sizeof(msg), "problem connecting to tracker - %s",
+	    rr_strerror(err));
+	rr_tracker_failed(rr, msg);
+}
+
+/* Open t's socket, connected to a (see rr_tracker).  0 or -errno. */
+static int
+rr_udp_open(struct rerequester *rr, struct rr_tracker *t,
+    const struct sockaddr_storage *a)
+{
+	int rc;
+
+	t->udp = rs_udp_open(rr->rs, a->ss_family, rr_udp_recv, rr);
+	if (t->udp == NULL)
+		return -errno;
+	rc = rs_udp_connect(t->udp, (const struct sockaddr *)a,
+	    res_addrlen(a), rr_udp_sock_error);
+	if (rc < 0) {
+		rr_udp_drop(t);
+		return rc;
+	}
+	t->uaddr = *a;
+	return 0;
 }
 
 /* Prefer IPv4: it is what most UDP trackers answer on. */
@@ -1122,9 +1192,10 @@ rr_udp_resolved(void *ctx, int err, const struct sockaddr_storage *addrs,
     size_t n)
 {
 	struct rerequester *rr = ctx;
+	struct rr_tracker *t = rr_current(rr);
 	const struct sockaddr_storage *a;
-	struct rs_udp **u;
 	char msg[RR_MSG_LEN];
+	int rc;
 
 	rr->res_id = 0;
 	if (err != 0 || n == 0) {
@@ -1134,17 +1205,17 @@ rr_udp_resolved(void *ctx, int err, const struct sockaddr_storage *addrs,
 		return;
 	}
 	a = rr_pick_addr(addrs, n);
-	u = a->ss_family == AF_INET ? &rr->udp4 : &rr->udp6;
-	if (*u == NULL)
-		*u = rs_udp_open(rr->rs, a->ss_family, rr_udp_recv, rr);
-	if (*u == NULL) {
+	/* The name points elsewhere now: a new socket, a new id. */
+	if (t->udp != NULL && !rr_same_addr((const struct sockaddr *)a,
+	    res_addrlen(a), &t->uaddr))
+		rr_udp_drop(t);
+	rc = t->udp == NULL ? rr_udp_open(rr, t, a) : 0;
+	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "problem connecting to tracker - %s",
-		    strerror(errno));
+		    rr_strerror(rc));
 		rr_tracker_failed(rr, msg);
 		return;
 	}
-	rr->uaddr = *a;
-	rr->uaddrlen = res_addrlen(a);
 	rr_udp_go(rr);
 }
 

@@ -898,6 +898,102 @@ test_udp_bad(void)
 	t_release(&t);
 }
 
+/* A UDP port of 127.0.0.1 (or ::1) that nothing listens on, or -1. */
+static int
+dead_udp_port(struct rawserver *rs, int family)
+{
+	struct rs_udp *u = rs_udp_open(rs, family, NULL, NULL);
+	int port;
+
+	if (u == NULL)
+		return -1;
+	port = rs_udp_port(u);
+	rs_udp_close(u);
+	return port;
+}
+
+/*
+ * A UDP tracker that is down: the connected socket hears the ICMP port
+ * unreachable, so it is reported at once, not after 15 + 30 + 60 s of
+ * retransmissions (here the first would wait 5 s), and the next tracker
+ * is tried at once.
+ */
+static void
+test_udp_down(void)
+{
+	struct t t;
+	struct udp_fake f;
+	struct rr_config cfg;
+	char u1[64], u2[64];
+	char *tier0[1] = { u1 }, *tier1[1] = { u2 };
+	struct btf_tier tiers[2] = { { tier0, 1 }, { tier1, 1 } };
+	uint64_t t0;
+	int port;
+
+	test_cfg(&cfg);
+	cfg.udp_timeout_ms = 5000;
+	cfg.retry_min_ms = 5000;
+	t_init(&t, "ok");
+	t.stop_on_error = true;
+	port = dead_udp_port(t.rs, AF_INET);
+	CHECK(port > 0);
+	snprintf(u1, sizeof(u1), "udp://127.0.0.1:%d/announce", port);
+	t.rr = rr_new(t.rs, t.res, &cfg, u1, NULL, 0, &callbacks, &t, NULL);
+	t0 = rs_now_ms(t.rs);
+	rr_begin(t.rr);
+	run_for(&t, 4000);
+	CHECK_STR_EQ(t.err, "problem connecting to tracker - connection "
+	    "refused");
+	CHECK(rs_now_ms(t.rs) - t0 < 1000);
+	t_release(&t);
+
+	/* Fall through to the next tier's tracker at once. */
+	t_init(&t, "ok");
+	t.stop_on_peers = true;
+	memset(&f, 0, sizeof(f));
+	f.mode = "ok";
+	f.u = rs_udp_open(t.rs, AF_INET, udp_serve, &f);
+	CHECK(f.u != NULL);
+	snprintf(u2, sizeof(u2), "udp://127.0.0.1:%d/announce",
+	    rs_udp_port(f.u));
+	t.rr = rr_new(t.rs, t.res, &cfg, NULL, tiers, 2, &callbacks, &t,
+	    NULL);
+	t0 = rs_now_ms(t.rs);
+	rr_begin(t.rr);
+	run_for(&t, 4000);
+	CHECK_INT_EQ(t.npeers_calls, 1);
+	CHECK_INT_EQ(t.nerrors, 1);
+	CHECK_INT_EQ(f.nannounce, 1);
+	CHECK(rs_now_ms(t.rs) - t0 < 1000);
+	/* The next round tries the dead one first again: one report only. */
+	t.stop_on_peers = false;
+	rr_announce_now(t.rr);
+	run_for(&t, 500);
+	CHECK_INT_EQ(f.nannounce, 2);
+	CHECK_INT_EQ(t.nerrors, 1);
+	rs_udp_close(f.u);
+	t_release(&t);
+
+	/* The same over IPv6, where the host has it. */
+	t_init(&t, "ok");
+	t.stop_on_error = true;
+	port = dead_udp_port(t.rs, AF_INET6);
+	if (port > 0) {
+		snprintf(u1, sizeof(u1), "udp://[::1]:%d/announce", port);
+		t.rr = rr_new(t.rs, t.res, &cfg, u1, NULL, 0, &callbacks, &t,
+		    NULL);
+		t0 = rs_now_ms(t.rs);
+		rr_begin(t.rr);
+		run_for(&t, 4000);
+		CHECK_STR_EQ(t.err, "problem connecting to tracker - "
+		    "connection refused");
+		CHECK(rs_now_ms(t.rs) - t0 < 1000);
+	} else {
+		fprintf(stderr, "  (no IPv6 UDP here; skipped)\n");
+	}
+	t_release(&t);
+}
+
 int
 main(void)
 {
@@ -905,6 +1001,7 @@ main(void)
 	    test_shuffle_promote, test_http_ok, test_http_bodies,
 	    test_http_errors, test_http_https, test_warning_and_escaping,
 	    test_backoff_and_quiet_repeats, test_hostile_interval,
-	    test_need_based, test_stop, test_tiers, test_no_tracker,
-	    test_udp_ok, test_udp_v6, test_udp_bad);
+	    test_need_based, test_stop, test_tiers,
+	    test_no_tracker, test_udp_ok, test_udp_v6, test_udp_bad,
+	    test_udp_down);
 }

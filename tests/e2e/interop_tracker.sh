@@ -16,6 +16,9 @@
 #   udp-failure    a UDP tracker of ours (tests/interop/tracker.py) that
 #                  answers every announce with a BEP 15 error (action 3)
 #   http-down      nothing listens on the tracker's port
+#   udp-down       nothing listens on the UDP tracker's port: the ICMP port
+#                  unreachable must be reported within UDP_DOWN_S seconds
+#                  of the seeder's start, not after BEP 15 retransmissions
 #   http-garbage   an HTTP server answering 200 with a body not bencoded
 # The cells run side by side: each transfer is slowed (--max_download_rate)
 # so it spans the seeder's second announce (15 s after the first failure),
@@ -23,8 +26,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/interop/lib.sh"
 
-ALL_CELLS=(http-failure udp-unlisted udp-failure http-down http-garbage)
+ALL_CELLS=(http-failure udp-unlisted udp-failure http-down udp-down
+	http-garbage)
 UDP_MSG="no such torrent here (interop test)"
+# The seeder checks its 4.4 MiB first; the report takes one round trip.
+UDP_DOWN_S=5
 # Long enough for a failed announce to be retried (15 s back-off).
 WINDOW_S=17
 LEECH_RATE=256K
@@ -39,7 +45,7 @@ expected() {
 		echo "btdownload: bad data from tracker - short udp announce reply" ;;
 	udp-failure)
 		echo "btdownload: rejected by tracker - $UDP_MSG" ;;
-	http-down)
+	http-down | udp-down)
 		echo "btdownload: problem connecting to tracker - connection refused" ;;
 	http-garbage)
 		echo "btdownload: bad data from tracker - " ;;
@@ -54,7 +60,7 @@ setup() {
 	case $c in
 	http-failure | http-down)
 		url=http://127.0.0.1:$port/announce ;;
-	udp-unlisted)
+	udp-unlisted | udp-down)
 		url=udp://127.0.0.1:$port/announce ;;
 	udp-failure)
 		url=udp://127.0.0.1:$port/announce
@@ -88,6 +94,12 @@ setup() {
 	bt_start seed "$tor" "$seed_dir" "$sport" "$c-seeder" \
 		--peer "127.0.0.1:$lport"
 	eval "SEEDER_$v=$PEER_PID SEEDER_T0_$v=$SECONDS SPORT_$v=$sport"
+	if [ "$c" = udp-down ] && ! wait_for "$UDP_DOWN_S" grep -q \
+	    "connection refused" "$T/$c-seeder.err"; then
+		echo "$c: no \"connection refused\" within $UDP_DOWN_S s"
+		head -n 5 "$T/$c-seeder.err"
+		return 1
+	fi
 	# A --peer that refuses is dialled again only 20 s later.
 	wait_for 30 grep -q status=seeding "$T/$c-seeder.out" || return 1
 	bt_start leech "$tor" "$T/$c-got" "$lport" "$c-leecher" \
