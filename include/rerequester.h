@@ -22,7 +22,10 @@
  * The user hears of trouble through cb->error, one line each, and only
  * when a tracker's message changes: "rejected by tracker - X", "warning
  * from tracker - X", "problem connecting to tracker - E", "bad data from
- * tracker - E".  Tracker-supplied text is escaped.
+ * tracker - E".  Tracker-supplied text is escaped.  A refusal without text
+ * reads "rejected by tracker - (no reason given)" (a BEP 15 error with an
+ * empty message) or "... (no reason given: empty udp announce reply)" (an
+ * 8-byte announce reply: opentracker, for a torrent it does not serve).
  *
  * Callbacks run from reactor tasks, never inside the rr_* call that caused
  * them.  They may call rr_announce_now(), rr_completed() and rr_stop(), but
@@ -201,7 +204,9 @@ struct rr_udp_msg {
  * Parse the n bytes of a UDP tracker datagram (v6: 18-byte compact peers,
  * else 6).  Returns 0, or -EILSEQ when it is shorter than its action needs
  * (err says "short udp connect reply"; action is UINT32_MAX when n < 8).
- * Unknown actions parse as the bare header.  Release with
+ * An announce reply of exactly 8 bytes (the header alone: what opentracker
+ * sends for an info hash it does not serve) returns -ENODATA ("empty udp
+ * announce reply").  Unknown actions parse as the bare header.  Release with
  * rr_udp_msg_release() either way.  Pure: no state, no logging.
  */
 int rr_udp_parse(const uint8_t *p, size_t n, bool v6, struct rr_udp_msg *out,

@@ -24,6 +24,8 @@
 #define RR_UDP_ANNOUNCE_LEN	98
 #define RR_MAX_TRACKERID	256	/* longer tracker ids are ignored */
 #define RR_MSG_LEN		(LOG_ESC_LEN + 64)
+/* A refusal without a text; callers close the parenthesis. */
+#define RR_NO_REASON		"rejected by tracker - (no reason given"
 
 /* ---- Pure helpers ---- */
 
@@ -1042,6 +1044,10 @@ rr_udp_parse(const uint8_t *p, size_t n, bool v6, struct rr_udp_msg *out,
 		out->conn_id = be64_get(p + 8);
 		break;
 	case RR_UDP_ACT_ANNOUNCE:
+		/* opentracker, for an info hash it does not serve. */
+		if (n == 8)
+			return bt_err_set(err, -ENODATA,
+			    "empty udp announce reply");
 		if (n < 20)
 			return bt_err_set(err, -EILSEQ,
 			    "short udp announce reply");
@@ -1064,6 +1070,26 @@ rr_udp_msg_release(struct rr_udp_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * BEP 15 error (action 3): the text, or, when there is none (trailing NUL
+ * bytes do not count), say so rather than print an empty reason.
+ */
+static void
+rr_udp_error_reply(struct rerequester *rr, const struct rr_udp_msg *m)
+{
+	size_t n = m->textlen;
+	char msg[RR_MSG_LEN];
+
+	while (n > 0 && m->text[n - 1] == '\0')
+		n--;
+	if (n == 0) {
+		rr_tracker_failed(rr, RR_NO_REASON ")");
+		return;
+	}
+	rr_msg(msg, "rejected by tracker", m->text, n);
+	rr_tracker_failed(rr, msg);
+}
+
 /* A reply with our transaction id, for the state we are in. */
 static void
 rr_udp_reply(struct rerequester *rr, const struct rr_udp_msg *m, int rc,
@@ -1073,8 +1099,7 @@ rr_udp_reply(struct rerequester *rr, const struct rr_udp_msg *m, int rc,
 	char msg[RR_MSG_LEN];
 
 	if (m->action == RR_UDP_ACT_ERROR) {
-		rr_msg(msg, "rejected by tracker", m->text, m->textlen);
-		rr_tracker_failed(rr, msg);
+		rr_udp_error_reply(rr, m);
 	} else if (rr->ustate == RR_UDP_CONNECT &&
 	    m->action == RR_UDP_ACT_CONNECT) {
 		if (rc < 0) {
@@ -1090,6 +1115,11 @@ rr_udp_reply(struct rerequester *rr, const struct rr_udp_msg *m, int rc,
 		rr_udp_enter(rr, RR_UDP_ANNOUNCE);
 	} else if (rr->ustate == RR_UDP_ANNOUNCE &&
 	    m->action == RR_UDP_ACT_ANNOUNCE) {
+		if (rc == -ENODATA) {
+			rr_tracker_failed(rr, RR_NO_REASON
+			    ": empty udp announce reply)");
+			return;
+		}
 		if (rc < 0) {
 			snprintf(msg, sizeof(msg), "bad data from tracker - "
 			    "%s", e->msg);

@@ -728,6 +728,10 @@ udp_serve(void *ctx, struct rs_udp *u, const struct sockaddr *from,
 		be32_put(out, 3);
 		memcpy(out + 8, "banned\n", 7);
 		olen = 15;
+	} else if (strcmp(f->mode, "error-empty") == 0) {
+		be32_put(out, 3);
+		out[8] = '\0';		/* a NUL is no reason either */
+		olen = 9;
 	} else if (be64_get(p) == UINT64_C(0x41727101980) &&
 	    be32_get(p + 8) == 0) {
 		f->nconnect++;
@@ -748,6 +752,8 @@ udp_serve(void *ctx, struct rs_udp *u, const struct sockaddr *from,
 		olen = 20;
 		if (strcmp(f->mode, "short-announce") == 0) {
 			olen = 12;
+		} else if (strcmp(f->mode, "empty-announce") == 0) {
+			olen = 8;	/* opentracker: torrent not served */
 		} else if (f->v6) {
 			memset(out + 20, 0, 16);
 			out[35] = 1;
@@ -888,6 +894,24 @@ test_udp_bad(void)
 	rs_udp_close(f.u);
 	t_release(&t);
 
+	/* Refusals without a text say so. */
+	t_init(&t, "ok");
+	t.stop_on_error = true;
+	CHECK(udp_start(&t, &f, "empty-announce", false));
+	run_for(&t, 5000);
+	CHECK_STR_EQ(t.err, "rejected by tracker - (no reason given: empty udp "
+	    "announce reply)");
+	rs_udp_close(f.u);
+	t_release(&t);
+
+	t_init(&t, "ok");
+	t.stop_on_error = true;
+	CHECK(udp_start(&t, &f, "error-empty", false));
+	run_for(&t, 5000);
+	CHECK_STR_EQ(t.err, "rejected by tracker - (no reason given)");
+	rs_udp_close(f.u);
+	t_release(&t);
+
 	/* No answer: 100 + 200 + 400 ms, then the error. */
 	t_init(&t, "ok");
 	t.stop_on_error = true;
@@ -896,6 +920,28 @@ test_udp_bad(void)
 	CHECK_STR_EQ(t.err, "problem connecting to tracker - timed out");
 	rs_udp_close(f.u);
 	t_release(&t);
+}
+
+static void
+test_udp_parse(void)
+{
+	static const uint8_t empty[8] = { 0, 0, 0, 1, 0, 0, 0x56, 0x78 };
+	static const uint8_t err0[8] = { 0, 0, 0, 3, 0, 0, 0x56, 0x78 };
+	struct rr_udp_msg m;
+	struct bt_err e = BT_ERR_INIT;
+
+	CHECK_INT_EQ(rr_udp_parse(empty, 8, false, &m, &e), -ENODATA);
+	CHECK_STR_EQ(e.msg, "empty udp announce reply");
+	CHECK_INT_EQ(m.action, RR_UDP_ACT_ANNOUNCE);
+	CHECK_INT_EQ(m.tid, 0x5678);
+	rr_udp_msg_release(&m);
+	CHECK_INT_EQ(rr_udp_parse(empty, 9, false, &m, &e), -EILSEQ);
+	CHECK_STR_EQ(e.msg, "short udp announce reply");
+	rr_udp_msg_release(&m);
+	CHECK_OK(rr_udp_parse(err0, 8, false, &m, &e));
+	CHECK_INT_EQ(m.action, RR_UDP_ACT_ERROR);
+	CHECK_INT_EQ(m.textlen, 0);
+	rr_udp_msg_release(&m);
 }
 
 /* A UDP port of 127.0.0.1 (or ::1) that nothing listens on, or -1. */
@@ -1003,5 +1049,5 @@ main(void)
 	    test_backoff_and_quiet_repeats, test_hostile_interval,
 	    test_need_based, test_stop, test_tiers,
 	    test_no_tracker, test_udp_ok, test_udp_v6, test_udp_bad,
-	    test_udp_down);
+	    test_udp_parse, test_udp_down);
 }

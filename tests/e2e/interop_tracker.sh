@@ -42,7 +42,8 @@ expected() {
 		echo "btdownload: rejected by tracker - Requested download is" \
 		    "not authorized for use with this tracker." ;;
 	udp-unlisted)
-		echo "btdownload: bad data from tracker - short udp announce reply" ;;
+		echo "btdownload: rejected by tracker - (no reason given:" \
+		    "empty udp announce reply)" ;;
 	udp-failure)
 		echo "btdownload: rejected by tracker - $UDP_MSG" ;;
 	http-down | udp-down)
