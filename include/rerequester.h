@@ -8,9 +8,12 @@
  * announce if connections < min_peers (<= min_peers / 3 once we have had
  * an incoming connection), or if the tracker's `interval` has passed since
  * the last announce; never more often than its `min interval` except for
- * events.  The tracker's intervals are clamped to [RR_MIN_INTERVAL_S,
- * RR_MAX_INTERVAL_S].  An announce tries the trackers tier by tier (each
- * tier shuffled once at start); one that answers moves to the front of its
+ * events, and except when cfg->interval_explicit (below) makes the user's
+ * shorter need-check period win.  The tracker's intervals are clamped to
+ * [RR_MIN_INTERVAL_S, RR_MAX_INTERVAL_S].  BEP 15 replies carry no `min
+ * interval`, so over UDP the need-check period alone paces need-based
+ * announces.  An announce tries the trackers tier by tier (each tier
+ * shuffled once at start); one that answers moves to the front of its
  * tier.  When every tracker failed, we retry after a back-off of
  * retry_min_ms, doubling up to retry_max_ms.
  *
@@ -93,6 +96,16 @@ struct rr_config {
 	char key[9];			/* 8 hex digits; "": random */
 	uint64_t seed;			/* for shuffles, ids; 0: any */
 	uint32_t interval_ms;		/* need-check period (300 s) */
+	/*
+	 * The user set interval_ms (--rerequest_interval) on purpose.  Then,
+	 * while short of peers (the min_peers rule above), the need-check
+	 * announces every interval_ms even when the tracker's `min interval`
+	 * is longer (opentracker: about 15 min): a seeder must announce to
+	 * learn of leechers that will not dial it (Transmission 3.00 never
+	 * dials a 127/8 peer).  With enough peers, or when false (the
+	 * default: mainline, BEP-polite), `min interval` rules.
+	 */
+	bool interval_explicit;
 	uint32_t min_peers;		/* 20 */
 	uint32_t max_initiate;		/* 35: at or above, numwant=0 */
 	uint32_t numwant;		/* 50 */

@@ -566,7 +566,12 @@ rr_schedule(struct rerequester *rr)
 	    rr);
 }
 
-/* Mainline c(): do we want peers, or is the tracker's interval over? */
+/*
+ * Mainline c(): do we want peers, or is the tracker's interval over?  Short
+ * of peers we wait out the tracker's `min interval`, unless the user chose
+ * a shorter need-check period (see interval_explicit in the header): ticks
+ * come every cfg.interval_ms, so that is then how often we announce.
+ */
 static bool
 rr_wants_announce(struct rerequester *rr, uint64_t now)
 {
@@ -577,10 +582,13 @@ rr_wants_announce(struct rerequester *rr, uint64_t now)
 	bool getmore = incoming ? conns <= rr->cfg.min_peers / 3 :
 	    conns < rr->cfg.min_peers;
 	uint64_t since = now - rr->last_ok;
+	uint64_t floor = rr->min_interval_ms;
 
+	if (rr->cfg.interval_explicit && rr->cfg.interval_ms < floor)
+		floor = rr->cfg.interval_ms;
 	if (since >= rr->interval_ms)
 		return true;
-	return getmore && since >= rr->min_interval_ms;
+	return getmore && since >= floor;
 }
 
 static void

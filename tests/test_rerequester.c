@@ -219,6 +219,8 @@ serve(void *ctx, struct fake_http_conn *hc, const char *path)
 		REPLY(hc, "<html>hello</html>");
 	} else if (strcmp(m, "odd-peers") == 0) {
 		REPLY(hc, "d8:intervali1800e5:peers7:abcdefge");
+	} else if (strcmp(m, "min-interval") == 0) {
+		REPLY(hc, "d8:intervali1800e12:min intervali900e5:peers0:e");
 	} else if (strcmp(m, "zero-interval") == 0) {
 		REPLY(hc, "d8:intervali0e5:peers0:e");
 	} else if (strcmp(m, "huge-interval") == 0) {
@@ -555,6 +557,56 @@ test_need_based(void)
 	n = fake_http_nrequests(t.f);
 	run_for(&t, 400);
 	CHECK_INT_EQ(fake_http_nrequests(t.f), n);
+	t_release(&t);
+}
+
+/*
+ * The tracker's `min interval` (900 s here) holds need-based announces
+ * back, unless the user set a shorter need-check period on purpose; then
+ * that period paces them, and only while we are short of peers.
+ */
+static void
+test_min_interval(void)
+{
+	struct t t;
+	struct rr_config cfg;
+	unsigned n;
+
+	test_cfg(&cfg);
+	cfg.interval_ms = 100;
+	cfg.min_peers = 20;
+	t_init(&t, "min-interval");
+	t.conns = 3;
+	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
+	run_for(&t, 550);
+	CHECK_INT_EQ(fake_http_nrequests(t.f), 1);
+	CHECK_INT_EQ(t.nerrors, 0);
+	t_release(&t);
+
+	cfg.interval_explicit = true;
+	t_init(&t, "min-interval");
+	t.conns = 3;
+	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
+	run_for(&t, 550);
+	/* One at start, then one per 100 ms tick at most. */
+	n = fake_http_nrequests(t.f);
+	CHECK(n >= 3 && n <= 6);
+	CHECK(strstr(t.path, "event=") == NULL);
+	/* Enough peers: min interval rules again. */
+	t.conns = 25;
+	run_for(&t, 150);
+	n = fake_http_nrequests(t.f);
+	run_for(&t, 400);
+	CHECK_INT_EQ(fake_http_nrequests(t.f), n);
+	t_release(&t);
+
+	/* A period longer than min interval changes nothing. */
+	cfg.interval_ms = 2000;
+	t_init(&t, "min-interval");
+	t.conns = 3;
+	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
+	run_for(&t, 550);
+	CHECK_INT_EQ(fake_http_nrequests(t.f), 1);
 	t_release(&t);
 }
 
@@ -1047,7 +1099,7 @@ main(void)
 	    test_shuffle_promote, test_http_ok, test_http_bodies,
 	    test_http_errors, test_http_https, test_warning_and_escaping,
 	    test_backoff_and_quiet_repeats, test_hostile_interval,
-	    test_need_based, test_stop, test_tiers,
+	    test_need_based, test_min_interval, test_stop, test_tiers,
 	    test_no_tracker, test_udp_ok, test_udp_v6, test_udp_bad,
 	    test_udp_parse, test_udp_down);
 }
