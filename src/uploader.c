@@ -25,16 +25,20 @@ struct uploader {
 };
 
 /*
- * The request queue is a ring of UL_MAX_QUEUE entries allocated with the
- * upload, so a flood of requests costs nothing beyond it: requests past the
- * cap are ignored, as libtorrent does.
+ * The request queue is a ring that starts small and doubles when full, up
+ * to UL_MAX_QUEUE entries: requests past that are ignored, as libtorrent
+ * does, so a flood costs at most the cap.  A peer that keeps many requests
+ * outstanding (Transmission asks for hundreds once it measures a fast
+ * peer) must not lose any: it would wait for its request timeout.
  */
+#define UL_QUEUE_START 64
+
 struct upload {
 	struct uploader *u;
 	struct cn_conn *c;
 	bool choked, interested;
 	struct ul_req *q;
-	size_t head, count;
+	size_t head, count, cap;
 	struct crm measure;
 };
 
@@ -96,7 +100,8 @@ ul_upload_new(struct uploader *u, struct cn_conn *c)
 	up->u = u;
 	up->c = c;
 	up->choked = true;
-	up->q = xcalloc(UL_MAX_QUEUE, sizeof(*up->q));
+	up->cap = UL_QUEUE_START;
+	up->q = xcalloc(up->cap, sizeof(*up->q));
 	crm_init(&up->measure, u->cfg.max_rate_period, u->cfg.fudge, ul_now(u));
 	if (bf_count(have) > 0) {
 		size_t len;
@@ -135,6 +140,20 @@ ul_got_not_interested(struct upload *up)
 	return changed;
 }
 
+/* Double the ring, unwrapping it so that its head is at 0. */
+static void
+ul_grow(struct upload *up)
+{
+	struct ul_req *q = xcalloc(up->cap * 2, sizeof(*q));
+
+	for (size_t k = 0; k < up->count; k++)
+		q[k] = up->q[(up->head + k) % up->cap];
+	free(up->q);
+	up->q = q;
+	up->head = 0;
+	up->cap *= 2;
+}
+
 int
 ul_got_request(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
 {
@@ -151,7 +170,9 @@ ul_got_request(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
 	/* Mainline drops requests from a choked or uninterested peer. */
 	if (up->choked || !up->interested || up->count >= UL_MAX_QUEUE)
 		return 0;
-	r = &up->q[(up->head + up->count) % UL_MAX_QUEUE];
+	if (up->count == up->cap)
+		ul_grow(up);
+	r = &up->q[(up->head + up->count) % up->cap];
 	r->i = i;
 	r->begin = begin;
 	r->len = len;
@@ -167,11 +188,11 @@ ul_got_cancel(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
 	size_t kept = 0;
 
 	for (size_t k = 0; k < up->count; k++) {
-		struct ul_req r = up->q[(up->head + k) % UL_MAX_QUEUE];
+		struct ul_req r = up->q[(up->head + k) % up->cap];
 
 		if (r.i == i && r.begin == begin && r.len == len)
 			continue;
-		up->q[(up->head + kept++) % UL_MAX_QUEUE] = r;
+		up->q[(up->head + kept++) % up->cap] = r;
 	}
 	up->count = kept;
 }
@@ -242,7 +263,7 @@ ul_flushed(struct upload *up)
 		struct ul_req r = up->q[up->head];
 		int err;
 
-		up->head = (up->head + 1) % UL_MAX_QUEUE;
+		up->head = (up->head + 1) % up->cap;
 		up->count--;
 		if ((err = cn_send_piece(up->c, r.i, r.begin, r.len)) < 0) {
 			log_warn("reading piece %u for upload: %s", r.i,
