@@ -59,6 +59,18 @@ random_file "$T/src/f.bin" $((2 * 1024 * 1024 + 4321))
 TOR=$T/tor/f.torrent
 HASH=$("$BTSHOWMETAINFO" "$TOR" | sed -n 's/^info hash\.*: *//p')
 
+# --- the man pages list every option (their OPTIONS come from --help) ------
+missing=
+for prog in btdownload btlaunchmany; do
+	for o in $("$BINDIR/$prog" --help | grep -oE '^  (-[a-z], )?--[a-z_]+' |
+		grep -oE -- '--[a-z_]+'); do
+		grep -qF "\fB\-\-${o#--}\fR" "$TOP/man/$prog.1" ||
+			missing="$missing $prog:$o"
+	done
+done
+check "man pages list every option${missing:+ (missing:$missing)}" \
+	[ -z "$missing" ]
+
 # --- exit statuses that need no peer --------------------------------------
 LAST=$T/log/usage; run_bt "$LAST" --bogus "$TOR"
 expect_exit "bad command line" 2 "unrecognized option"
