@@ -181,7 +181,7 @@ struct pa_config {
 	 * terminal and 1 when it is not.  > 0 when given.
 	 */
 	double display_interval;
-	double rerequest_interval;		/* 300 */
+	double rerequest_interval;		/* < 0 unset: 300 s */
 	unsigned int min_peers;			/* 20 */
 	double http_timeout;			/* 60 */
 	unsigned int max_initiate;		/* 35 */

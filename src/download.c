@@ -609,7 +609,9 @@ download_start_tracker(struct download *d)
 	rc.port = d->env->port;
 	rc.ip = cfg->ip[0] != '\0' ? cfg->ip : NULL;
 	rc.seed = download_seed(d->peer_id) ^ 0x5bd1e995ULL;
-	rc.interval_ms = (uint32_t)(cfg->rerequest_interval * 1000);
+	rc.interval_explicit = cfg->rerequest_interval > 0;
+	if (rc.interval_explicit)
+		rc.interval_ms = (uint32_t)(cfg->rerequest_interval * 1000);
 	rc.min_peers = cfg->min_peers;
 	rc.max_initiate = cfg->max_initiate;
 	rc.numwant = cfg->numwant;

@@ -1012,9 +1012,12 @@ static const struct pa_option pa_btdownload_opts[] = {
 	{ O_TIME(display_interval), .flags = PA_F_NONZERO,
 	    .help = "how often to update the status display (default: 0.5 "
 	    "on a terminal, 1 otherwise)" },
-	{ O_TIME(rerequest_interval), .def = "300", .flags = PA_F_NONZERO,
+	/* No default either: given, it may override the tracker's min
+	 * interval while we are short of peers (rerequester.h). */
+	{ O_TIME(rerequest_interval), .flags = PA_F_NONZERO,
 	    .help = "how often to check whether to ask the tracker for more "
-	    "peers" },
+	    "peers; when given, announce this often while short of peers "
+	    "even if the tracker's min interval is longer (default: 300)" },
 	{ O_UINT(min_peers), .def = "20",
 	    .help = "ask the tracker for more peers when connected to "
 	    "fewer" },
@@ -1189,6 +1192,7 @@ pa_config_defaults(struct pa_config *cfg)
 	opts = pa_btdownload_options(&n);
 	*cfg = (struct pa_config){ 0 };
 	cfg->display_interval = -1.0;
+	cfg->rerequest_interval = -1.0;
 	if (pa_set_defaults(opts, n, cfg, &err) < 0 ||
 	    pa_set_defaults(pa_launchmany_extra,
 	    PA_NELEM(pa_launchmany_extra), cfg, &err) < 0)

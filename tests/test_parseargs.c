@@ -97,7 +97,7 @@ test_defaults(void)
 	CHECK_STR_EQ(c.bind, "");
 	CHECK(c.upload_rate_fudge == 5.0);
 	CHECK(c.display_interval < 0);
-	CHECK(c.rerequest_interval == 300.0);
+	CHECK(c.rerequest_interval < 0);	/* unset: the tracker's 300 s */
 	CHECK_INT_EQ(c.min_peers, 20);
 	CHECK(c.http_timeout == 60.0);
 	CHECK_INT_EQ(c.max_initiate, 35);

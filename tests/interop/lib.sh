@@ -141,8 +141,9 @@ make_torrent_bt() {
 # puts the PID in $PEER_PID and logs in $T/NAME.{out,err}.  A seeder
 # verifies DIR first; peer_done waits for a leecher to finish.
 
-# btdownload.  --rerequest_interval 2 only matters before the first answer:
-# opentracker's `min interval` (about 950 s) then rules, as in mainline.
+# btdownload.  --rerequest_interval 2, given explicitly, keeps a btdownload
+# that is short of peers announcing every 2 s although opentracker asks for
+# a `min interval` of about 950 s (see btdownload(1)).
 bt_start() {
 	local mode=$1 tor=$2 dir=$3 port=$4 name=$5 extra=()
 	shift 5
