@@ -8,25 +8,6 @@
 
 ANNOUNCE=http://127.0.0.1:9/announce	# never answers
 
-# json_field FILE KEY: KEY's value in the last JSON line of FILE.
-json_field() {
-	grep '^{' "$1" | tail -n 1 | sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" |
-		tr -d '"'
-}
-
-# seeder LOG TORRENT SAVEAS PORT [OPTIONS...]
-seeder() {
-	local log=$1 tor=$2 save=$3 port=$4
-	shift 4
-	spawn "$log" "$BTDOWNLOAD" "$tor" --saveas "$save" --minport "$port" \
-		--maxport "$port" --display_interval 1 "$@"
-	SEEDER=$SPAWNED
-	if ! wait_for 30 grep -q "status=seeding" "$log"; then
-		show_log "$log"
-		return 1
-	fi
-}
-
 not() {
 	! "$@"
 }

@@ -125,11 +125,6 @@ check "fdatasync EIO: restart completes with the right bytes" \
 	restarted "$T/sync2.log" "$T/d3/m"
 
 # --- ENOSPC on the data only: the restart hashes nothing --------------------
-# json_field FILE KEY [first]: KEY in the last (or first) JSON line.
-json_field() {
-	grep '^{' "$1" | if [ "${3:-}" = first ]; then head -n 1; else tail -n 1; fi |
-		sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p"
-}
 if "$BTDOWNLOAD" --help 2>&1 | grep -q -- "--status_json"; then
 	leech "$T/data.log" "$T/d4/m" LD_PRELOAD="$PRELOAD" \
 		BT_FAULT_AFTER=3000000 BT_FAULT_DATA_ONLY=1 --status_json

@@ -133,6 +133,27 @@ same_tree() {
 	diff -r "$1" "$2" >/dev/null
 }
 
+# seeder LOG TORRENT SAVEAS PORT [OPTIONS...]: start a seeding btdownload
+# and wait until it has checked its data and listens; its PID is $SEEDER.
+seeder() {
+	local log=$1 tor=$2 save=$3 port=$4
+	shift 4
+	spawn "$log" "$BTDOWNLOAD" "$tor" --saveas "$save" --minport "$port" \
+		--maxport "$port" --display_interval 1 "$@"
+	SEEDER=$SPAWNED
+	if ! wait_for 30 grep -q "status=seeding" "$log"; then
+		show_log "$log"
+		return 1
+	fi
+}
+
+# json_field FILE KEY [first]: KEY's value in the last (or first) JSON
+# line of FILE, quotes removed.
+json_field() {
+	grep '^{' "$1" | if [ "${3:-}" = first ]; then head -n 1; else tail -n 1; fi |
+		sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" | tr -d '"'
+}
+
 show_log() {
 	echo "--- $1 (last lines)"
 	tail -n "${2:-15}" "$1" | tr '\r' '\n' | tail -n "${2:-15}"

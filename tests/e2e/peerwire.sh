@@ -8,20 +8,6 @@
 
 ANNOUNCE=http://127.0.0.1:9/announce	# never contacted: nothing listens there
 
-# seeder LOG TORRENT SAVEAS PORT [OPTIONS...]: start a seeding btdownload
-# and wait until it has checked its data and listens.
-seeder() {
-	local log=$1 tor=$2 save=$3 port=$4
-	shift 4
-	spawn "$log" "$BTDOWNLOAD" "$tor" --saveas "$save" --minport "$port" \
-		--maxport "$port" --display_interval 1 "$@"
-	SEEDER=$SPAWNED
-	if ! wait_for 30 grep -q "status=seeding" "$log"; then
-		show_log "$log"
-		return 1
-	fi
-}
-
 # leech LOG TORRENT SAVEAS PORT [OPTIONS...]: start a leecher that exits
 # when complete; its PID is in $LEECHER.
 leech() {

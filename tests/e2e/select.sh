@@ -9,23 +9,6 @@
 ANNOUNCE=http://127.0.0.1:9/announce	# never answers
 PL=32768
 
-# json_field FILE KEY: KEY's value in the last JSON line of FILE.
-json_field() {
-	grep '^{' "$1" | tail -n 1 | sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" |
-		tr -d '"'
-}
-
-# seeder LOG TORRENT SAVEAS PORT: a seeder, waited for.
-seeder() {
-	spawn "$1" "$BTDOWNLOAD" "$2" --saveas "$3" --minport "$4" \
-		--maxport "$4" --display_interval 1
-	SEEDER=$SPAWNED
-	if ! wait_for 30 grep -q "status=seeding" "$1"; then
-		show_log "$1"
-		return 1
-	fi
-}
-
 # get LOG TORRENT SAVEAS [OPTIONS...]: a leecher run to its end.
 get() {
 	local log=$1 tor=$2 save=$3
