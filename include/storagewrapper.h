@@ -90,6 +90,14 @@ bool sw_is_endgame(const struct storagewrapper *sw);
 bool sw_is_complete(const struct storagewrapper *sw);
 
 /* Piece i is not had and has blocks nobody was asked for. */
+/*
+ * Leave piece i out (it belongs only to files not chosen): it is never
+ * requested and endgame no longer waits for it.  A no-op for a piece we
+ * have or have started.  There is no way back within one run.
+ */
+void sw_set_unwanted(struct storagewrapper *sw, uint32_t i);
+bool sw_is_wanted(const struct storagewrapper *sw, uint32_t i);
+
 bool sw_do_I_have_requests(const struct storagewrapper *sw, uint32_t i);
 /*
  * Mark the lowest unrequested block of piece i requested and return it.

@@ -656,9 +656,12 @@ download_wire_policy(struct download *d, uint64_t seed)
 	d->pp = pp_new(n, cfg->rarest_first_cutoff, seed);
 	pp_set_sequential(d->pp, cfg->sequential);
 	/* Pieces we do not want are never offered, as if we had them. */
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
+		if (!bf_get(&d->wanted, i))
+			sw_set_unwanted(d->sw, i);
 		if (sw_do_I_have(d->sw, i) || !bf_get(&d->wanted, i))
 			pp_complete(d->pp, i);
+	}
 	d->ch = ch_new(cn_choker_ops(), (int)cfg->max_uploads,
 	    (int)cfg->min_uploads, seed ^ 0x9e3779b97f4a7c15ULL);
 	ch_set_done(d->ch, d->state == DS_SEEDING);

@@ -282,7 +282,8 @@ dl_count_interesting(struct dl_peer *p)
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < p->have.n; i++)
-		if (bf_get(&p->have, i) && !bf_get(mine, i))
+		if (bf_get(&p->have, i) && !bf_get(mine, i) &&
+		    sw_is_wanted(p->dl->sw, i))
 			n++;
 	p->interesting = n;
 }
@@ -324,7 +325,7 @@ dl_got_have(struct dl_peer *p, uint32_t i)
 		return 0;
 	bf_set(&p->have, i);
 	pp_got_have(dl->pp, i);
-	if (!sw_do_I_have(dl->sw, i))
+	if (!sw_do_I_have(dl->sw, i) && sw_is_wanted(dl->sw, i))
 		p->interesting++;
 	if (bf_is_complete(&p->have)) {
 		dl->nseeds++;

@@ -48,6 +48,7 @@ struct storagewrapper {
 	uint64_t amount_left;
 	uint64_t amount_inactive;
 	struct bitfield have;
+	struct bitfield unwanted;	/* never to be requested (selection) */
 	struct sw_piece **active;	/* npieces; NULL: not started */
 	struct sw_piece *buffered;	/* started pieces holding a buffer */
 	struct sw_piece *spare;		/* recycled sw_piece structs */
@@ -157,6 +158,7 @@ sw_new(struct storage *st, const struct sha1 *hashes, uint32_t npieces,
 	sw->free_bufs = xcalloc(sw->max_bufs, sizeof(*sw->free_bufs));
 	sw->sha = sha1_new();
 	bf_init(&sw->have, npieces);
+	bf_init(&sw->unwanted, npieces);
 	return sw;
 }
 
@@ -185,6 +187,7 @@ sw_free(struct storagewrapper *sw)
 	free(sw->scratch);
 	sha1_free(sw->sha);
 	bf_release(&sw->have);
+	bf_release(&sw->unwanted);
 	free(sw);
 }
 
@@ -405,12 +408,34 @@ sw_is_endgame(const struct storagewrapper *sw)
 
 /* ---- requests ---- */
 
+/*
+ * A piece nobody wants (a file left out with --only/--skip) is never handed
+ * out and no longer counts as inactive, so endgame starts once every
+ * wanted block is asked for.  Only a piece not yet started can be dropped.
+ */
+void
+sw_set_unwanted(struct storagewrapper *sw, uint32_t i)
+{
+	if (i >= sw->npieces || bf_get(&sw->have, i) ||
+	    bf_get(&sw->unwanted, i) || sw->active[i] != NULL)
+		return;
+	bf_set(&sw->unwanted, i);
+	sw->amount_inactive -= sw_piece_len(sw, i);
+}
+
+bool
+sw_is_wanted(const struct storagewrapper *sw, uint32_t i)
+{
+	return i < sw->npieces && !bf_get(&sw->unwanted, i);
+}
+
 bool
 sw_do_I_have_requests(const struct storagewrapper *sw, uint32_t i)
 {
 	const struct sw_piece *p;
 
-	if (i >= sw->npieces || bf_get(&sw->have, i))
+	if (i >= sw->npieces || bf_get(&sw->have, i) ||
+	    bf_get(&sw->unwanted, i))
 		return false;
 	p = sw->active[i];
 	return p == NULL || p->nrequested + p->nreceived < p->nblocks;

@@ -423,10 +423,50 @@ test_bitfield_replaced(void)
 	world_free(&w);
 }
 
+/* Pieces of files left out: no interest for them, endgame without them. */
+static void
+test_unwanted_pieces(void)
+{
+	struct world w;
+	struct cn_conn a, b;
+	struct dl_peer *pa, *pb;
+	uint8_t bits[1];
+
+	world_init(&w, 64);
+	for (uint32_t i = 2; i < NPIECES; i++)
+		sw_set_unwanted(w.sw, i);
+	CHECK(!sw_is_wanted(w.sw, 3));
+	CHECK(!sw_do_I_have_requests(w.sw, 3));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.interested = b.interested = -1;
+	pa = dl_peer_new(w.dl, &a);
+	pb = dl_peer_new(w.dl, &b);
+	bits[0] = 0x3c;		/* pieces 2-5: all unwanted */
+	CHECK_OK(dl_got_bitfield(pa, bits, 1));
+	CHECK_INT_EQ(a.interested, -1);	/* never said interested */
+	bits[0] = 0xfc;
+	CHECK_OK(dl_got_bitfield(pb, bits, 1));
+	CHECK_INT_EQ(b.interested, 1);
+	dl_got_unchoke(pb);
+	/* Only the 4 blocks of pieces 0 and 1 are asked for; that is all
+	 * we want, so endgame has begun. */
+	CHECK_INT_EQ(b.nreqs, 4);
+	for (size_t k = 0; k < b.nreqs; k++)
+		CHECK(b.reqs[k].i < 2);
+	CHECK(sw_is_endgame(w.sw));
+	answer_all(&w, pb, &b, false);
+	CHECK_INT_EQ(w.verified, 2);
+	CHECK_INT_EQ(b.interested, 0);	/* nothing more we want */
+	dl_peer_lost(pa);
+	dl_peer_lost(pb);
+	world_free(&w);
+}
+
 int
 main(void)
 {
 	CHECK_RUN(test_download_from_one_seed, test_choke_gives_requests_back,
 	    test_unrequested_blocks, test_bad_data_bans_sole_sender,
-	    test_endgame_cancels, test_bitfield_replaced);
+	    test_endgame_cancels, test_bitfield_replaced, test_unwanted_pieces);
 }
