@@ -583,8 +583,14 @@ download_tracker_error(void *ctx, const char *msg)
 
 	log_warn("%s", log_safe(esc, sizeof(esc), msg));
 	if (strncmp(msg, DL_REJECTED, strlen(DL_REJECTED)) == 0) {
+		size_t len;
+
 		d->rejected_ms = download_now_ms(d);
 		snprintf(d->rejected, sizeof(d->rejected), "%s", msg);
+		/* "...this tracker." reads badly before "; no peers". */
+		len = strlen(d->rejected);
+		if (len > 0 && d->rejected[len - 1] == '.')
+			d->rejected[len - 1] = '\0';
 	}
 }
 
