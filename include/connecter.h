@@ -83,6 +83,13 @@ void cn_send_bitfield(struct cn_conn *c, const uint8_t *bits, size_t len);
 void cn_broadcast_have(struct connecter *cn, uint32_t i);
 void cn_close(struct cn_conn *c);
 void cn_ban(struct cn_conn *c);
+/*
+ * The peer's upload queue is full (or has room again): stop (resume)
+ * reading from it, so that TCP holds back its further requests instead of
+ * our dropping them (a peer that does not know our limit, Transmission,
+ * would wait for them to time out).
+ */
+void cn_pause_requests(struct cn_conn *c, bool full);
 /* Whether the global upload cap allows sending more now. */
 bool cn_upload_allowed(const struct connecter *cn);
 /* Note payload bytes for the global caps. */

@@ -16,7 +16,7 @@ struct storagewrapper;
 struct uploader;
 struct upload;
 
-#define UL_MAX_QUEUE 4096	/* requests kept per peer; more are ignored */
+#define UL_MAX_QUEUE 32768	/* requests kept per peer; more are ignored */
 
 struct ul_config {
 	uint32_t max_slice_length;	/* 128 KiB: longer requests drop the peer */

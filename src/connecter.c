@@ -34,6 +34,7 @@ struct cn_conn {
 	struct upload *up;
 	struct dl_peer *dl;
 	bool got_anything;
+	bool requests_full;	/* its upload queue is full: read no more */
 	struct cn_conn *prev, *next;
 };
 
@@ -179,12 +180,29 @@ cn_uncap_up(void *arg)
 		    cn_uncap_up, cn);
 }
 
+/* Reading stops for the download cap or for a full upload queue. */
+static void
+cn_update_pause(struct cn_conn *c)
+{
+	rs_conn_pause_read(enc_conn_rs(c->ec),
+	    c->cn->reads_paused || c->requests_full);
+}
+
 static void
 cn_pause_reads(struct connecter *cn, bool paused)
 {
 	cn->reads_paused = paused;
 	for (struct cn_conn *c = cn->conns; c != NULL; c = c->next)
-		rs_conn_pause_read(enc_conn_rs(c->ec), paused);
+		cn_update_pause(c);
+}
+
+void
+cn_pause_requests(struct cn_conn *c, bool full)
+{
+	if (c->requests_full == full)
+		return;
+	c->requests_full = full;
+	cn_update_pause(c);
 }
 
 void

@@ -25,13 +25,18 @@ struct uploader {
 };
 
 /*
- * The request queue is a ring that starts small and doubles when full, up
- * to UL_MAX_QUEUE entries: requests past that are ignored, as libtorrent
- * does, so a flood costs at most the cap.  A peer that keeps many requests
- * outstanding (Transmission asks for hundreds once it measures a fast
- * peer) must not lose any: it would wait for its request timeout.
+ * The request queue is a ring that starts small and doubles when full.  A
+ * peer must not lose requests: one that does not know our limit would
+ * wait for them to time out (Transmission 3.00 asks a fast seeder for
+ * every block of the torrent within seconds, 65536 for 1 GiB).  So at
+ * UL_PAUSE_QUEUE queued requests we stop reading from the peer, and TCP
+ * holds back the rest until the queue is down to half; only what the read
+ * buffer already held (at most 256 KiB, 15420 requests) is still queued.
+ * Past UL_MAX_QUEUE, which that cannot reach, requests are ignored, as
+ * libtorrent does, so a flood costs at most the cap.
  */
 #define UL_QUEUE_START 64
+#define UL_PAUSE_QUEUE 2048
 
 struct upload {
 	struct uploader *u;
@@ -41,6 +46,8 @@ struct upload {
 	size_t head, count, cap;
 	struct crm measure;
 };
+
+static void ul_shrunk(struct upload *up);
 
 static double
 ul_now(const struct uploader *u)
@@ -137,7 +144,16 @@ ul_got_not_interested(struct upload *up)
 
 	up->interested = false;
 	up->count = 0;
+	ul_shrunk(up);
 	return changed;
+}
+
+/* The queue shrank: read from the peer again once it is down to half. */
+static void
+ul_shrunk(struct upload *up)
+{
+	if (up->count <= UL_PAUSE_QUEUE / 2)
+		cn_pause_requests(up->c, false);
 }
 
 /* Double the ring, unwrapping it so that its head is at 0. */
@@ -176,7 +192,8 @@ ul_got_request(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
 	r->i = i;
 	r->begin = begin;
 	r->len = len;
-	up->count++;
+	if (++up->count == UL_PAUSE_QUEUE)
+		cn_pause_requests(up->c, true);
 	if (cn_conn_is_flushed(up->c) && cn_upload_allowed(u->cn))
 		ul_flushed(up);
 	return 0;
@@ -195,6 +212,7 @@ ul_got_cancel(struct upload *up, uint32_t i, uint32_t begin, uint32_t len)
 		up->q[(up->head + kept++) % up->cap] = r;
 	}
 	up->count = kept;
+	ul_shrunk(up);
 }
 
 void
@@ -204,6 +222,7 @@ ul_choke(struct upload *up)
 		return;
 	up->choked = true;
 	up->count = 0;
+	ul_shrunk(up);
 	cn_send_choke(up->c);
 }
 
@@ -274,4 +293,5 @@ ul_flushed(struct upload *up)
 		crm_update_rate(&up->measure, now, r.len);
 		crm_update_rate(&u->measure, now, r.len);
 	}
+	ul_shrunk(up);
 }

@@ -26,6 +26,7 @@ struct sent {
 
 struct cn_conn {
 	bool got_bitfield, choke_sent, unchoke_sent, closed;
+	bool requests_full;	/* reading paused: the queue is full */
 	size_t queued;		/* what the socket holds */
 	struct sent pieces[1024];
 	size_t npieces;
@@ -43,6 +44,7 @@ bool cn_conn_is_flushed(const struct cn_conn *c);
 size_t cn_conn_queued(const struct cn_conn *c);
 bool cn_conn_is_closing(const struct cn_conn *c);
 bool cn_upload_allowed(const struct connecter *cn);
+void cn_pause_requests(struct cn_conn *c, bool full);
 
 void
 cn_send_bitfield(struct cn_conn *c, const uint8_t *bits, size_t len)
@@ -96,6 +98,12 @@ bool
 cn_conn_is_closing(const struct cn_conn *c)
 {
 	return c->closed;
+}
+
+void
+cn_pause_requests(struct cn_conn *c, bool full)
+{
+	c->requests_full = full;
 }
 
 bool
@@ -299,6 +307,8 @@ test_flood_is_bounded(void)
 		if (ul_got_request(up, (uint32_t)k % 3, 0, 16384) != 0)
 			bad++;
 	CHECK_INT_EQ(bad, 0);
+	/* Reading from the peer stopped long before the cap. */
+	CHECK(c.requests_full);
 	c.queued = 0;
 	/* Only UL_MAX_QUEUE were kept: serving them all takes that many. */
 	for (int k = 0; k < 2 * UL_MAX_QUEUE && ul_has_queries(up); k++) {
@@ -306,6 +316,7 @@ test_flood_is_bounded(void)
 		ul_flushed(up);
 	}
 	CHECK_INT_EQ(c.npieces, 1024 < UL_MAX_QUEUE ? 1024 : UL_MAX_QUEUE);
+	CHECK(!c.requests_full);
 	ul_upload_free(up);
 	world_free(&w);
 }
