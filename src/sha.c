@@ -1,5 +1,6 @@
 #include "sha.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "log.h"
@@ -16,10 +17,23 @@ struct sha1_ctx {
 	EVP_MD_CTX *md;
 };
 
+/*
+ * SHA-1 needs nothing from openssl.cnf, and reading it (providers, engine
+ * sections) costs about 0.6 MiB of resident memory in every process.  A
+ * no-op once OpenSSL is initialised.
+ */
+static void
+sha_lib_init(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+}
+
 struct sha1_ctx *
 sha1_new(void)
 {
 	struct sha1_ctx *ctx = xmalloc(sizeof(*ctx));
+
+	sha_lib_init();
 
 	ctx->md = EVP_MD_CTX_new();
 	if (ctx->md == NULL)
@@ -65,6 +79,7 @@ sha1(const void *p, size_t n, struct sha1 *out)
 {
 	unsigned int len = 0;
 
+	sha_lib_init();
 	if (EVP_Digest(p, n, out->b, &len, EVP_sha1(), NULL) != 1 ||
 	    len != SHA1_LEN)
 		fatal("EVP_Digest(sha1) failed");
