@@ -30,7 +30,7 @@ struct storage;
 struct storagewrapper;
 
 #define SW_DEFAULT_BLOCK_SIZE	16384		/* download_slice_size */
-#define SW_DEFAULT_BUFFER_BUDGET (2u << 20)	/* 2 MiB of piece buffers */
+#define SW_DEFAULT_BUFFER_BUDGET (3u << 19)	/* 1.5 MiB of piece buffers */
 #define SW_MAX_PIECE_LEN	(1u << 28)	/* 256 MiB */
 
 /* sw_piece_came_in() results; errors are -errno. */
