@@ -210,16 +210,15 @@ make_data() {
 
 # --- seeders ---------------------------------------------------------------
 
-# start_seeder NAME [keep]: start it on the source data; SEEDPID, SEEDLOG.
-# btdownload checks the data again unless `keep` lets it trust its resume
-# file.
+# start_seeder NAME: start it on the source data; SEEDPID, SEEDLOG.
 start_seeder() {
 	local port
 	port=$(free_port)
-	SEEDLOG=$W/seed-$1.log
+	NSEED=$((${NSEED:-0} + 1))
+	SEEDLOG=$W/seed-$1-$NSEED.log
 	case $1 in
 	btdownload)
-		[ "${2:-}" = keep ] || rm -f "$W/src/.$NAME.btresume"
+		rm -f "$W/src/.$NAME.btresume"
 		spawn "$SEEDLOG" "$BTDOWNLOAD" "$W/bench.torrent" \
 		    --saveas "$W/src/$NAME" --minport "$port" --maxport "$port" \
 		    --display_interval 1 --rerequest_interval 2
@@ -268,8 +267,9 @@ leech() {
 	rm -rf "$out" "$done"
 	mkdir -p "$out"
 	port=$(free_port)
-	cost=$W/cost-$s-$l
-	log=$W/leech-$s-$l.log
+	TRY=$((${TRY:-0} + 1))
+	cost=$W/cost-$s-$l-$TRY
+	log=$W/leech-$s-$l-$TRY.log
 	printf '#!/bin/sh\ntouch %s\n' "$done" >"$hook"
 	chmod +x "$hook"
 	case $l in
@@ -284,7 +284,10 @@ leech() {
 		    --dir="$out" --seed-time=0 --bt-hash-check-seed=false
 		    --on-bt-download-complete="$hook" "$W/bench.torrent") ;;
 	transmission)
+		# A fresh configuration: one that remembers the torrent as
+		# complete makes it stop at once ("No data found").
 		until=(-d "$done")
+		rm -rf "$W/tr-$s"
 		transmission_config "$W/tr-$s" "$port" "$out"
 		cmd=(transmission-cli -g "$W/tr-$s" -w "$out" -p "$port"
 		    -f "$hook" "$W/bench.torrent") ;;
@@ -297,18 +300,6 @@ leech() {
 	"$B/rusage" -o "$cost" -l "$log" "${until[@]}" -t "$TIMEOUT" -- \
 	    "${cmd[@]}" &
 	rp=$!
-	# Transmission never dials a peer in 127/8, and btdownload's seeder
-	# waits out the tracker's min interval (about 15 min) before it asks
-	# for peers again: so it is restarted, trusting its resume file, once
-	# Transmission has announced, and its first announce finds it.
-	if [ "$s" = btdownload ] && [ "$l" = transmission ]; then
-		wait_log "$log" tracker 30
-		sleep 1
-		seed_hwm
-		stop_pid "$SEEDPID"
-		start_seeder btdownload keep
-		c0=$(cpu_of "$SEEDPID")
-	fi
 	wait "$rp"
 	c1=$(cpu_of "$SEEDPID")
 	line=$(cat "$cost" 2>/dev/null)
@@ -578,8 +569,8 @@ VmHWM (ru_maxrss), both at that moment.  Each leecher ran $REPEAT times;
 the table shows its fastest run.  "×bt" is the figure divided by the
 btdownload leecher's against the same seeder.  Seeder CPU is what the
 seeder used during that transfer.  Transmission never dials a peer in
-127/8, so the btdownload seeder is restarted (trusting its resume file)
-once Transmission has announced, and dials it.
+127/8: the seeders dial it when the tracker names it to them (they
+re-announce every second or two).
 
 $(matrix_table)
 
