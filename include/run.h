@@ -26,11 +26,14 @@ char *run_status_json(const struct download_status *s);
 
 /* Shared with launchmany.c. */
 struct bt_err;
+struct download;
 struct rawserver;
 /* The reactor with btdownload's timeouts and connection cap. */
 struct rawserver *run__reactor(const struct pa_config *cfg);
 /* The terminal's width, 80 if unknown. */
 int run__cols(void);
+/* One --status-json line for d on stdout (btdownload and btlaunchmany). */
+void run__print_json(struct download *d);
 /*
  * Where log lines go: --logfile (opened into *out_fp; under --daemon
  * stderr already is the log file), else syslog under --daemon, else

@@ -156,19 +156,6 @@ lm_active(const struct launchmany *lm)
 	return n;
 }
 
-static void
-lm_print_json(struct download *d)
-{
-	struct download_status s;
-	char *line;
-
-	download_get_status(d, &s);
-	line = run_status_json(&s);
-	printf("%s\n", line);
-	fflush(stdout);
-	free(line);
-}
-
 /* download_stop() is over: say how it ended, decide about a restart. */
 static void
 lm_stopped(void *ctx, struct download *d)
@@ -179,7 +166,7 @@ lm_stopped(void *ctx, struct download *d)
 	char esc[LOG_ESC_LEN];
 
 	if (lm->cfg->status_json)
-		lm_print_json(d);
+		run__print_json(d);
 	if (code > 0)
 		log_warn("%s: %s (exit status %d)", log_safe(esc,
 		    sizeof(esc), e->file), download_exit_message(d), code);
@@ -488,7 +475,7 @@ lm_display(struct launchmany *lm)
 		if (lm->tty)
 			lm_tty_line(e, cols);
 		else
-			lm_print_json(e->d);
+			run__print_json(e->d);
 		lines++;
 	}
 	if (lm->tty)

@@ -150,8 +150,8 @@ run__cols(void)
 	return 80;
 }
 
-static void
-run_print_json(struct download *d)
+void
+run__print_json(struct download *d)
 {
 	struct download_status s;
 	char *line;
@@ -193,7 +193,7 @@ run_display(struct run *run)
 	if (run->cfg->spew)
 		download_spew(run->d, run->tty);
 	if (run->cfg->status_json && !run->tty) {
-		run_print_json(run->d);
+		run__print_json(run->d);
 		return;
 	}
 	download_get_status(run->d, &s);
@@ -339,7 +339,7 @@ run_finish(struct run *run, int sig)
 		rs_run(run->rs);
 	download_wait_hooks(d, DL_HOOK_WAIT_MS);
 	if (run->cfg->status_json)
-		run_print_json(d);
+		run__print_json(d);
 	code = download_exit_code(d);
 	if (code < 0)
 		code = DOWNLOAD_EXIT_ERROR;
