@@ -1,8 +1,9 @@
-#define _DEFAULT_SOURCE	/* syscall(), for openat2 on Linux */
+#define _GNU_SOURCE	/* syscall() for openat2, sync_file_range (Linux) */
 
 #include "storage.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -29,6 +30,9 @@
 /* Torrent offsets are 64-bit; a 32-bit off_t would silently wrap. */
 _Static_assert(sizeof(off_t) >= 8, "build with a 64-bit off_t");
 
+#define ST_WRITEBACK_BYTES (16u << 20)	/* see start_writeback */
+#define ST_ALLOCATE_MIN (1u << 20)	/* see allocate_file */
+
 struct st_ent {
 	char *rel;		/* path relative to dirfd */
 	uint64_t begin;		/* torrent offset of the first byte */
@@ -40,6 +44,8 @@ struct st_ent {
 	bool existed;		/* was there at start-up */
 	bool fd_rw;		/* fd is O_RDWR */
 	bool dirty;		/* written since the last st_flush */
+	uint64_t unsent;	/* bytes written since writeback was started */
+	bool allocated;		/* fallocate() tried in this run */
 };
 
 struct storage {
@@ -692,6 +698,55 @@ io_full(int fd, void *rbuf, const void *wbuf, size_t n, uint64_t off)
 	return (ssize_t)done;
 }
 
+/*
+ * Before the first write to a file in this run, give it its blocks at
+ * once (as aria2's --file-allocation=falloc does): the file system then
+ * allocates each page's block when it writes the page back, instead of
+ * reserving and accounting for every 4 KiB page as it is written, and
+ * the file is not fragmented.  Holes only: existing data is untouched.
+ * Best effort: a file system without fallocate() gets a sparse file, and
+ * so does a file that would not fit in the free space (fallocate would
+ * fill the disk for nothing) or is too small to matter.
+ */
+static void
+allocate_file(struct storage *st, size_t k, int fd)
+{
+	struct st_ent *f = &st->files[k];
+	struct statvfs vfs;
+
+	f->allocated = true;
+	if (f->length < ST_ALLOCATE_MIN || fstatvfs(fd, &vfs) == -1 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < f->length)
+		return;
+#ifdef __linux__
+	(void)fallocate(fd, 0, 0, (off_t)f->length);
+#endif
+}
+
+/*
+ * Every ST_WRITEBACK_BYTES written to a file, start writing its dirty
+ * pages back without waiting, and drop the pages already written back
+ * from the page cache (POSIX_FADV_DONTNEED does both on Linux).  So a
+ * download keeps at most a few of these windows of its data in memory:
+ * it does not evict the rest of the machine's cache, the disk writes
+ * while the network reads, and the fdatasync that makes the download
+ * complete has little left to wait for.  Reusing the same few pages is
+ * also much cheaper than taking fresh ones (on a VM whose free memory
+ * goes back to the host, several times cheaper).  Uploads of pieces no
+ * longer cached read them from disk, as after a restart.
+ */
+static void
+start_writeback(struct storage *st, size_t k, int fd, size_t n)
+{
+	struct st_ent *f = &st->files[k];
+
+	f->unsent += n;
+	if (f->unsent < ST_WRITEBACK_BYTES)
+		return;
+	f->unsent = 0;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 static int
 io_file(struct storage *st, size_t k, uint64_t fo, void *rbuf,
     const void *wbuf, size_t n, struct bt_err *err)
@@ -702,6 +757,8 @@ io_file(struct storage *st, size_t k, uint64_t fo, void *rbuf,
 
 	if (fd < 0)
 		return fd;
+	if (rbuf == NULL && !st->files[k].allocated)
+		allocate_file(st, k, fd);
 	r = io_full(fd, rbuf, wbuf, n, fo);
 	if (r < 0)
 		return ent_err(st, k, (int)r, err);
@@ -715,6 +772,8 @@ io_file(struct storage *st, size_t k, uint64_t fo, void *rbuf,
 		st->files[k].dirty = true;
 		st->ndirty++;
 	}
+	if (rbuf == NULL)
+		start_writeback(st, k, fd, n);
 	return 0;
 }
 

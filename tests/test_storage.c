@@ -1,5 +1,8 @@
+#define _GNU_SOURCE	/* fallocate, mincore (Linux) */
+
 #include "storage.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -601,6 +604,98 @@ teardown(void)
 		fprintf(stderr, "could not remove %s\n", tmproot);
 }
 
+/* Pages of [off, off + n) of fd that are in the page cache. */
+static size_t
+resident_pages(int fd, size_t off, size_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t np = (n + (size_t)pg - 1) / (size_t)pg, count = 0;
+	unsigned char *vec = malloc(np);
+	void *m = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
+
+	CHECK(vec != NULL && m != MAP_FAILED);
+	if (vec != NULL && m != MAP_FAILED && mincore(m, n, vec) == 0) {
+		for (size_t i = 0; i < np; i++)
+			count += vec[i] & 1;
+	}
+	if (m != MAP_FAILED)
+		munmap(m, n);
+	free(vec);
+	return count;
+}
+
+/*
+ * Written data: the first write gives the file all its blocks (where the
+ * file system has fallocate), and every 16 MiB written starts writeback
+ * and drops what is already on disk from the page cache, so a download
+ * keeps only its last window or two in memory.
+ */
+static void
+test_write_window(void)
+{
+	enum { MIB = 1 << 20, LEN = 48 * MIB };
+	static const struct st_file one = { "w.bin", LEN };
+	struct storage *st;
+	struct bt_err err;
+	struct stat sb;
+	char p[256];
+	uint8_t *buf = malloc(4 * MIB);
+	long pg = sysconf(_SC_PAGESIZE);
+	int fd, probe;
+	bool can_alloc;
+
+	CHECK(buf != NULL);
+	if (buf == NULL)
+		return;
+	fill_random(buf, 4 * MIB);
+	/* Does this file system allocate on request? */
+	probe = open(tpath(p, sizeof(p), "probe"), O_RDWR | O_CREAT, 0600);
+	CHECK(probe >= 0);
+	can_alloc = probe >= 0 && fallocate(probe, 0, 0, MIB) == 0;
+	if (probe >= 0)
+		close(probe);
+	st = st_new(tpath(p, sizeof(p), "w.bin"), &one, 1, true, NULL, &err);
+	CHECK(st != NULL);
+	if (st == NULL) {
+		free(buf);
+		return;
+	}
+	CHECK_INT_EQ(stat(p, &sb), 0);
+	CHECK_INT_EQ(sb.st_blocks, 0);	/* sparse until written */
+	CHECK_OK(st_write(st, 0, buf, 16384, &err));
+	CHECK_INT_EQ(stat(p, &sb), 0);
+	if (can_alloc)
+		CHECK((uint64_t)sb.st_blocks * 512 >= LEN);
+	else
+		fprintf(stderr, "test_write_window: no fallocate here\n");
+	/* Window one, made clean by a flush; window two drops it. */
+	for (size_t off = 0; off < 16 * MIB; off += 4 * MIB)
+		CHECK_OK(st_write(st, off, buf, 4 * MIB, &err));
+	CHECK_OK(st_flush(st, &err));
+	fd = open(p, O_RDONLY);
+	CHECK(fd >= 0);
+	for (size_t off = 16 * MIB; off < 32 * MIB; off += 4 * MIB)
+		CHECK_OK(st_write(st, off, buf, 4 * MIB, &err));
+	if (fd >= 0) {
+		/* On disk and out of the cache: at most a few pages left. */
+		CHECK(resident_pages(fd, 0, 16 * MIB) < 16);
+		CHECK(resident_pages(fd, 16 * MIB, 16 * MIB) >
+		    (size_t)(8 * MIB / pg));
+		close(fd);
+	}
+	/* Nothing was lost on the way. */
+	CHECK_OK(st_flush(st, &err));
+	for (size_t off = 0; off < 32 * MIB; off += 4 * MIB) {
+		uint8_t got[4096];
+
+		CHECK_OK(st_read(st, off + 4 * MIB - sizeof(got), got,
+		    sizeof(got), &err));
+		CHECK_MEM_EQ(got, buf + 4 * MIB - sizeof(got), sizeof(got));
+	}
+	st_free(st);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -609,5 +704,5 @@ main(void)
 	CHECK_RUN(test_multi_spanning, test_bounds_and_map, test_fd_pool,
 	    test_single_file, test_partial_existing, test_bad_paths,
 	    test_unwritable_path, test_write_errors, test_symlinks_refused,
-	    test_planted_symlinks, test_readonly);
+	    test_planted_symlinks, test_readonly, test_write_window);
 }
