@@ -112,9 +112,11 @@ struct btf_peer {
 /*
  * A tracker's announce reply.  When failure_reason is set the tracker
  * refused the request and no other field is filled in.  Optional integers
- * are -1 when absent.  interval and min_interval must be positive; values
- * above BTF_MAX_INTERVAL are clamped to it (a silly interval is the
- * rerequester's problem, not a reason to drop the peers).
+ * are -1 when absent.  interval and min_interval must not be negative; 0
+ * is accepted (some trackers send it) and values above BTF_MAX_INTERVAL
+ * are clamped to it: a silly interval is the rerequester's problem (it
+ * clamps to [RR_MIN_INTERVAL_S, RR_MAX_INTERVAL_S]), not a reason to drop
+ * the peers.
  */
 struct btf_announce {
 	char *failure_reason;

@@ -688,24 +688,6 @@ btf_root(const struct btf_metainfo *mi)
  * trusted.
  */
 
-/* A positive interval, clamped to BTF_MAX_INTERVAL; -1 when absent. */
-static int
-btf_interval(const struct be_node *root, const char *key, int64_t *out,
-    struct bt_err *err)
-{
-	const struct be_node *v;
-	int r;
-
-	*out = -1;
-	if ((r = btf_opt(root, key, BE_INT, key, &v, err)) < 0 || v == NULL)
-		return r;
-	if (be_int(v) <= 0)
-		return bt_err_set(err, -EINVAL, "%s %" PRId64
-		    " is not positive", key, be_int(v));
-	*out = be_int(v) > BTF_MAX_INTERVAL ? BTF_MAX_INTERVAL : be_int(v);
-	return 0;
-}
-
 /* A non-negative count; -1 when absent. */
 static int
 btf_count(const struct be_node *root, const char *key, int64_t *out,
@@ -722,6 +704,23 @@ btf_count(const struct be_node *root, const char *key, int64_t *out,
 		    key, be_int(v));
 	*out = be_int(v);
 	return 0;
+}
+
+/*
+ * A non-negative interval, clamped to BTF_MAX_INTERVAL; -1 when absent.
+ * Some trackers send 0: it is kept as 0 and the rerequester raises it to
+ * its floor (RR_MIN_INTERVAL_S), so the reply's peers are not dropped
+ * over it.  A negative interval is bad data.
+ */
+static int
+btf_interval(const struct be_node *root, const char *key, int64_t *out,
+    struct bt_err *err)
+{
+	int r = btf_count(root, key, out, err);
+
+	if (r == 0 && *out > BTF_MAX_INTERVAL)
+		*out = BTF_MAX_INTERVAL;
+	return r;
 }
 
 /* Room for one more peer?  If not, count it as skipped. */

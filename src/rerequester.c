@@ -741,9 +741,10 @@ rr_tracker_ok(struct rerequester *rr, int64_t interval, int64_t min_interval,
 	}
 	rr->failures = 0;
 	rr->last_ok = rs_now_ms(rr->rs);
-	if (interval > 0)
+	/* -1: absent.  0 (some trackers) is raised to RR_MIN_INTERVAL_S. */
+	if (interval >= 0)
 		rr->interval_ms = rr_clamp_interval_ms(interval);
-	if (min_interval > 0)
+	if (min_interval >= 0)
 		rr->min_interval_ms = rr_clamp_interval_ms(min_interval);
 	if (ev == RR_EVENT_STARTED)
 		rr->started_ok = true;

@@ -413,9 +413,8 @@ static const struct reject_case ann_rejects[] = {
 	{ "le", "tracker reply is not a dict" },
 	{ "d8:intervali1", "bencode: unexpected end of input at offset 13" },
 	{ "d14:failure reasoni1ee", "failure reason is not a string" },
-	{ "d8:intervali0e5:peers0:e", "interval 0 is not positive" },
-	{ "d8:intervali-5e5:peers0:e", "interval -5 is not positive" },
-	{ "d12:min intervali0e5:peers0:e", "min interval 0 is not positive" },
+	{ "d8:intervali-5e5:peers0:e", "interval -5 is negative" },
+	{ "d12:min intervali-1e5:peers0:e", "min interval -1 is negative" },
 	{ "d8:interval1:15:peers0:e", "interval is not an integer" },
 	{ "d8:completei-1e5:peers0:e", "complete -1 is negative" },
 	{ "d10:incompletei-2e5:peers0:e", "incomplete -2 is negative" },
@@ -575,6 +574,33 @@ test_announce_dicts(void)
 	btf_announce_release(&ann);
 }
 
+/*
+ * Interval 0 (some trackers send it) is accepted as 0, the peers kept; the
+ * rerequester raises it to its floor.
+ */
+static void
+test_announce_zero_interval(void)
+{
+	struct btf_announce ann;
+	struct bt_err err = BT_ERR_INIT;
+	static const char in[] = "d8:intervali0e12:min intervali0e"
+	    "5:peers6:\x7f\x00\x00\x01\x1a\xe1" "e";
+
+	CHECK_OK(btf_parse_announce((const uint8_t *)in, sizeof(in) - 1, &ann,
+	    &err));
+	CHECK_STR_EQ(err.msg, "");
+	CHECK_INT_EQ(ann.interval, 0);
+	CHECK_INT_EQ(ann.min_interval, 0);
+	CHECK_INT_EQ(ann.npeers, 1);
+	CHECK_INT_EQ(ntohs(sin_of(&ann.peers[0])->sin_port), 6881);
+	btf_announce_release(&ann);
+	CHECK_OK(parse_ann("d8:intervali0e5:peers0:e", &ann, NULL));
+	CHECK_INT_EQ(ann.interval, 0);
+	CHECK_INT_EQ(ann.min_interval, -1);
+	CHECK_INT_EQ(ann.npeers, 0);
+	btf_announce_release(&ann);
+}
+
 static void
 test_announce_cap(void)
 {
@@ -604,5 +630,6 @@ main(void)
 	CHECK_RUN(test_rejects, test_component, test_multi_file,
 	    test_single_file, test_piece_math, test_load_file,
 	    test_announce_rejects, test_announce_failure,
-	    test_announce_compact, test_announce_dicts, test_announce_cap);
+	    test_announce_compact, test_announce_dicts,
+	    test_announce_zero_interval, test_announce_cap);
 }

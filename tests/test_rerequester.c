@@ -222,7 +222,8 @@ serve(void *ctx, struct fake_http_conn *hc, const char *path)
 	} else if (strcmp(m, "min-interval") == 0) {
 		REPLY(hc, "d8:intervali1800e12:min intervali900e5:peers0:e");
 	} else if (strcmp(m, "zero-interval") == 0) {
-		REPLY(hc, "d8:intervali0e5:peers0:e");
+		REPLY(hc, "d8:intervali0e12:min intervali0e5:peers6:"
+		    "\x7f\x00\x00\x01\x1a\xe1" "e");
 	} else if (strcmp(m, "huge-interval") == 0) {
 		REPLY(hc, "d8:intervali1000000000000e5:peers6:"
 		    "\x7f\x00\x00\x01\x1a\xe1" "e");
@@ -451,7 +452,6 @@ test_http_errors(void)
 	expect_error("fail", "rejected by tracker - go away", false);
 	expect_error("garbage", "bad data from tracker - ", true);
 	expect_error("odd-peers", "bad data from tracker - ", true);
-	expect_error("zero-interval", "bad data from tracker - ", true);
 	expect_error("loop", "problem connecting to tracker - too many "
 	    "redirects", false);
 	expect_error("big", "problem connecting to tracker - reply too large",
@@ -517,6 +517,17 @@ test_backoff_and_quiet_repeats(void)
 	t_release(&t);
 }
 
+/* A rerequester on mode, short of peers (3 connections), run for ms. */
+static void
+t_run_short(struct t *t, const char *mode, const struct rr_config *cfg,
+    uint64_t ms)
+{
+	t_init(t, mode);
+	t->conns = 3;
+	t_start(t, "http://127.0.0.1:%d/announce", cfg);
+	run_for(t, ms);
+}
+
 static void
 test_hostile_interval(void)
 {
@@ -532,6 +543,19 @@ test_hostile_interval(void)
 	CHECK_INT_EQ(fake_http_nrequests(t.f), 1);
 	CHECK_INT_EQ(t.npeers_calls, 1);
 	t_release(&t);
+
+	/*
+	 * interval 0 and min interval 0 are accepted, the peers delivered,
+	 * and both raised to RR_MIN_INTERVAL_S: short of peers, with a
+	 * need-check every 50 ms, nothing is announced again in 500 ms.
+	 */
+	cfg.min_peers = 20;
+	t_run_short(&t, "zero-interval", &cfg, 500);
+	CHECK_INT_EQ(fake_http_nrequests(t.f), 1);
+	CHECK_INT_EQ(t.npeers_calls, 1);
+	CHECK_INT_EQ(t.npeers, 1);
+	CHECK_INT_EQ(t.nerrors, 0);
+	t_release(&t);
 }
 
 static void
@@ -545,10 +569,7 @@ test_need_based(void)
 	test_cfg(&cfg);
 	cfg.interval_ms = 100;
 	cfg.min_peers = 20;
-	t_init(&t, "ok");
-	t.conns = 3;
-	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
-	run_for(&t, 550);
+	t_run_short(&t, "ok", &cfg, 550);
 	n = fake_http_nrequests(t.f);
 	CHECK(n >= 3 && n <= 7);
 	/* Enough connections: the checks stop announcing. */
@@ -575,19 +596,13 @@ test_min_interval(void)
 	test_cfg(&cfg);
 	cfg.interval_ms = 100;
 	cfg.min_peers = 20;
-	t_init(&t, "min-interval");
-	t.conns = 3;
-	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
-	run_for(&t, 550);
+	t_run_short(&t, "min-interval", &cfg, 550);
 	CHECK_INT_EQ(fake_http_nrequests(t.f), 1);
 	CHECK_INT_EQ(t.nerrors, 0);
 	t_release(&t);
 
 	cfg.interval_explicit = true;
-	t_init(&t, "min-interval");
-	t.conns = 3;
-	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
-	run_for(&t, 550);
+	t_run_short(&t, "min-interval", &cfg, 550);
 	/* One at start, then one per 100 ms tick at most. */
 	n = fake_http_nrequests(t.f);
 	CHECK(n >= 3 && n <= 6);
@@ -602,10 +617,7 @@ test_min_interval(void)
 
 	/* A period longer than min interval changes nothing. */
 	cfg.interval_ms = 2000;
-	t_init(&t, "min-interval");
-	t.conns = 3;
-	t_start(&t, "http://127.0.0.1:%d/announce", &cfg);
-	run_for(&t, 550);
+	t_run_short(&t, "min-interval", &cfg, 550);
 	CHECK_INT_EQ(fake_http_nrequests(t.f), 1);
 	t_release(&t);
 }
