@@ -64,6 +64,8 @@ int dl_got_piece(struct dl_peer *p, uint32_t i, uint32_t begin,
 bool dl_is_snubbed(const struct dl_peer *p);
 bool dl_is_choked(const struct dl_peer *p);	/* it chokes us */
 bool dl_is_interested(const struct dl_peer *p);	/* we want its data */
+/* Whether the peer has said it has piece i. */
+bool dl_peer_has(const struct dl_peer *p, uint32_t i);
 bool dl_peer_is_seed(const struct dl_peer *p);
 double dl_peer_rate(struct dl_peer *p);
 uint64_t dl_peer_total(const struct dl_peer *p);

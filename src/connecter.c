@@ -542,8 +542,15 @@ cn_broadcast_have(struct connecter *cn, uint32_t i)
 
 	m[0] = CN_MSG_HAVE;
 	be32_put(m + 1, i);
+	/*
+	 * Not to peers that have the piece: it cannot change what they want
+	 * from us, and to a seeder it would be one more message (and wake-up)
+	 * per piece for nothing (libtorrent's send_redundant_have; such
+	 * messages only feed a peer's statistics of our progress).
+	 */
 	for (struct cn_conn *c = cn->conns; c != NULL; c = c->next)
-		if (!rs_conn_is_closing(enc_conn_rs(c->ec)))
+		if (!rs_conn_is_closing(enc_conn_rs(c->ec)) &&
+		    (c->dl == NULL || !dl_peer_has(c->dl, i)))
 			enc_send(c->ec, m, sizeof(m));
 }
 

@@ -228,6 +228,14 @@ dl_request_more(struct dl_peer *p)
 		return;
 	want = dl_backlog(p);
 	seed = bf_is_complete(&p->have);
+	/*
+	 * Top a long queue up in batches of a quarter of it, not a request
+	 * per block that arrives: every message we send wakes the peer, and
+	 * a deep queue loses nothing by waiting for a quarter to drain.
+	 */
+	if (p->nactive + want / 4 > want && p->nactive > 0 &&
+	    !sw_is_endgame(dl->sw))
+		return;
 	while (p->nactive < want && !sw_is_endgame(dl->sw)) {
 		int64_t i = pp_next(dl->pp, dl_want, p, seed);
 		uint32_t begin, len;
@@ -587,6 +595,12 @@ bool
 dl_is_interested(const struct dl_peer *p)
 {
 	return p->interested;
+}
+
+bool
+dl_peer_has(const struct dl_peer *p, uint32_t i)
+{
+	return i < p->have.n && bf_get(&p->have, i);
 }
 
 bool

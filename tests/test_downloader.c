@@ -260,6 +260,49 @@ test_download_from_one_seed(void)
 	world_free(&w);
 }
 
+/* A deep queue is topped up a quarter at a time, not per block. */
+static void
+test_requests_in_batches(void)
+{
+	struct world w;
+	struct cn_conn c;
+	struct dl_peer *p;
+	uint8_t bits[1], buf[16384];
+
+	world_init(&w, 8);
+	memset(&c, 0, sizeof(c));
+	c.interested = -1;
+	p = dl_peer_new(w.dl, &c);
+	all_bits(bits);
+	CHECK_OK(dl_got_bitfield(p, bits, 1));
+	dl_got_unchoke(p);
+	CHECK_INT_EQ(c.nreqs, 8);
+	/* One block in: 7 of 8 outstanding, nothing asked yet. */
+	memcpy(buf, w.data + (size_t)c.reqs[0].i * PLEN + c.reqs[0].begin,
+	    c.reqs[0].len);
+	CHECK_OK(dl_got_piece(p, c.reqs[0].i, c.reqs[0].begin, buf,
+	    c.reqs[0].len));
+	CHECK_INT_EQ(c.nreqs, 8);
+	/* Two in: a quarter of the queue is free, and is asked for at once. */
+	memcpy(buf, w.data + (size_t)c.reqs[1].i * PLEN + c.reqs[1].begin,
+	    c.reqs[1].len);
+	CHECK_OK(dl_got_piece(p, c.reqs[1].i, c.reqs[1].begin, buf,
+	    c.reqs[1].len));
+	CHECK_INT_EQ(c.nreqs, 10);
+	/* The rest, including the endgame, still completes. */
+	while (c.nreqs > 2 && w.finished == 0 && !c.closed) {
+		size_t before = c.nreqs;
+
+		answer_all(&w, p, &c, false);
+		if (c.nreqs == before)
+			break;
+	}
+	CHECK_INT_EQ(w.finished, 1);
+	CHECK(sw_is_complete(w.sw));
+	dl_peer_lost(p);
+	world_free(&w);
+}
+
 static void
 test_choke_gives_requests_back(void)
 {
@@ -466,7 +509,8 @@ test_unwanted_pieces(void)
 int
 main(void)
 {
-	CHECK_RUN(test_download_from_one_seed, test_choke_gives_requests_back,
+	CHECK_RUN(test_download_from_one_seed, test_requests_in_batches,
+	    test_choke_gives_requests_back,
 	    test_unrequested_blocks, test_bad_data_bans_sole_sender,
 	    test_endgame_cancels, test_bitfield_replaced, test_unwanted_pieces);
 }
