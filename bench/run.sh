@@ -627,11 +627,12 @@ The results of the last run are at the end; the script rewrites this file
 ## Where the time goes
 
 Receiving 1 GiB costs, on this machine, about 0.6 s of SHA-1 (openssl's
-speed), 0.3-0.5 s to copy it into the page cache (pwrite; up to 3 s when
-the memory is fresh to the VM, see below), 0.2 s for the kernel's copy out
-of the socket and 0.1-0.2 s of TCP: about 1.3 s of one core before
-btdownload does anything of its own.  Its own work (framing, bookkeeping,
-the copy of each block into its piece buffer) is under 0.1 s.
+speed), 0.15-0.3 s to copy it into the page cache and have it written
+back (pwrite, then the writeback btdownload starts every 16 MiB), 0.15 s
+for the kernel's copy out of the socket and 0.1-0.2 s of TCP: about 1.1 s
+of one core before btdownload does anything of its own.  Its own work
+(framing, bookkeeping, the copy of each block into its piece buffer) is
+under 0.1 s.
 
 - **Reading**: up to 256 KiB per recv() (1 MiB per connection per pass);
   the encrypter parses frames in place in that buffer.
@@ -641,12 +642,21 @@ the copy of each block into its piece buffer) is under 0.1 s.
   progress, a libtorrent seeder up to eight (the rest spill to disk).
 - **Pieces**: hashed from memory, written with one pwrite(), never read
   back.
-- **Requests**: the ones a 256 KiB read triggers leave in one sendmsg()
-  when the data callback returns (the reactor defers writes made inside
-  a callback), instead of two send()s each that woke the seeder each time.
-  The queue per peer holds 3 s of its measured rate
-  (`--request_queue_time`), at least `--request_backlog` and at most 256
-  requests.
+- **Files**: a file's blocks are allocated (fallocate) at its first
+  write, so ext4 does not reserve one per 4 KiB page as it is written;
+  every 16 MiB written, posix_fadvise(DONTNEED) starts writeback and drops
+  what is already on disk from the page cache.  The download reuses a
+  window of a few tens of MiB of page cache instead of a fresh page for
+  every 4 KiB (see the VM's memory below), and the fdatasync that makes
+  it complete finds the disk done.
+- **Requests**: requests leave in one sendmsg() when the data callback
+  returns (the reactor defers writes made inside a callback), instead of
+  two send()s each that woke the seeder each time.  The queue per peer
+  holds 3 s of its measured rate (`--request_queue_time`), at least
+  `--request_backlog` and at most 256 requests, and a long queue is
+  topped up a quarter at a time.  No HAVE goes to a peer that has the
+  piece (a seeder): with both, a leecher sends its seeder 1 message per
+  MiB instead of 4.
 - **Serving**: a block's 13-byte header is queued, then sent with
   MSG_MORE just before the block's sendfile(2) from the page cache: two
   system calls per 16 KiB block, no copy.  A peer whose request queue
@@ -661,6 +671,8 @@ leecher on loopback, typical of several runs; the VM's noise is 10-20%):
 | deferred writes: one sendmsg per batch of requests (139k sendto -> 4.1k sendmsg) | 2.3-2.6 | 1.9-2.4 | 10.7 MB | 0.52-0.7 |
 | a piece takes its buffer at its first block (no spilling: 7696 -> 4096 pwrite) | 1.9-2.2 | 1.55-1.9 | 6.8 MB | 0.6-0.7 |
 | OpenSSL without openssl.cnf; 1.5 MiB of piece buffers | 1.7-2.2 | 1.3-1.6 | 6.1 MB | 0.5-0.8 |
+| fallocate at first write; writeback + DONTNEED every 16 MiB | 1.3-2.3 | 1.3-1.7 | 6.2 MB | 0.7-0.9 |
+| queue topped up by quarters; no HAVE to seeders (4104 -> 1029 sendmsg) | 1.5-1.9 | 1.4-1.6 | 6.2 MB | 0.57-0.63 |
 
 Against Transmission 3.00 two fixes mattered.  It asks a fast seeder for
 every block of the torrent at once (65536 requests for 1 GiB); requests
@@ -678,11 +690,13 @@ Not done, and why:
   undone when a peer answers out of order or interleaves other messages;
   receiving one block per recv() costs as many extra system calls as the
   copy costs.
-- **Writing back during the download** (sync_file_range every 8 MiB):
-  btdownload calls fdatasync before it says a download is complete, and
-  on this VM's disk that takes 0.3-0.8 s per GiB.  Starting writeback
-  early hid it (wall 2.3-2.5 -> 1.9-2.0 s) but cost 0.1-0.25 s more CPU
-  and can block the reactor on a slow disk.
+- **Writing with O_DIRECT.**  It would skip the page cache altogether,
+  but a write then waits for the disk (about 1 GB/s here, one request at
+  a time): in one thread that adds about 1 s per GiB to the download.
+  Recycling a small window of page cache (above) gets the same saving in
+  memory without the wait.  sync_file_range alone (writeback without
+  dropping pages) was also tried: it hid the final fdatasync but still
+  took a fresh page for every 4 KiB.
 - **The start-up check at openssl's speed.**  On one thread, reading
   from the page cache costs a copy that hashing from the page cache
   (mmap) would not; docs/architecture.md explains why it is not mapped.
@@ -691,7 +705,8 @@ Before the measured runs one untimed btdownload transfer warms the
 machine up.  This VM hands freed memory back to the host (virtio-balloon
 free page reporting), and the next program to write into it pays for the
 host faulting it in again: the same 1 GiB download took 0.7 s or 3 s of
-system time depending on what ran before.  So each leecher runs twice and
+system time depending on what ran before (before btdownload recycled its
+page cache; the other clients still pay it).  So each leecher runs twice and
 the faster run is shown, and the ratios within one run are the figures to
 compare.
 
