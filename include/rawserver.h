@@ -15,7 +15,8 @@
  * `data` or `flushed` callback arrives for that connection.
  *
  * Time: rs_now_ms() is CLOCK_MONOTONIC in milliseconds, read once per loop
- * pass.  Timers live in a binary min-heap keyed by (deadline, sequence).
+ * pass.  Timers live in a binary min-heap keyed by (deadline, sequence),
+ * see timerheap.h.
  */
 #ifndef BT_RAWSERVER_H
 #define BT_RAWSERVER_H

@@ -29,6 +29,7 @@
  * What the kernel does not take stays queued and POLLOUT is armed only
  * while that queue is non-empty.  Queued memory chunks leave with one
  * sendmsg() of up to RS_IOV_MAX pieces; file ranges leave with sendfile().
+ * The timer heap is timerheap.c.
  */
 #define _GNU_SOURCE	/* accept4, sendfile, SOCK_NONBLOCK (Linux) */
 
@@ -37,7 +38,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -53,6 +53,7 @@
 
 #include "bterr.h"
 #include "log.h"
+#include "timerheap.h"
 #include "xmalloc.h"
 
 #define RS_RBUF_SIZE	(256 * 1024)	/* the one read buffer */
@@ -145,22 +146,6 @@ struct rs_watch {
 	bool dead;
 };
 
-struct rs_timer {
-	rs_task_fn *fn;
-	void *ctx;
-	uint32_t gen;		/* id = gen << 32 | slot; never 0 */
-	uint32_t hidx;		/* heap position, or RS_TIMER_FREE */
-	uint32_t next_free;
-};
-
-struct rs_heapent {
-	uint64_t deadline;
-	uint64_t seq;		/* insertion order breaks deadline ties */
-	uint32_t slot;
-};
-
-#define RS_TIMER_FREE UINT32_MAX
-
 struct rawserver {
 	struct rs_config cfg;
 	uint64_t now;
@@ -171,11 +156,7 @@ struct rawserver {
 	bool iterating;
 	size_t holes;
 
-	struct rs_timer *timers;
-	uint32_t ntimers, free_timer;
-	struct rs_heapent *heap;
-	size_t heap_len, heap_cap;
-	uint64_t next_seq;
+	struct timerheap timers;
 	uint64_t idle_task;
 
 	struct rs_conn *conns;
@@ -413,153 +394,23 @@ poll_set_events(struct rawserver *rs, struct rs_io *io, short events)
 }
 
 /*
- * Timers: a binary min-heap of (deadline, seq, slot) entries.  A slot
- * holds the callback and its heap position, so cancelling by id is O(1) to
- * find plus O(log n) to remove.  A slot's generation changes each time it
- * is freed, which makes a stale id (a task that already ran) a no-op.
+ * Timers (timerheap.c).  Outside rs_run() the clock is read afresh, so a
+ * delay counts from the call; inside, from the start of the pass.
  */
-
-static bool
-heap_less(const struct rs_heapent *a, const struct rs_heapent *b)
-{
-	if (a->deadline != b->deadline)
-		return a->deadline < b->deadline;
-	return a->seq < b->seq;
-}
-
-static void
-heap_set(struct rawserver *rs, size_t i, const struct rs_heapent *e)
-{
-	rs->heap[i] = *e;
-	rs->timers[e->slot].hidx = (uint32_t)i;
-}
-
-static void
-heap_sift_up(struct rawserver *rs, size_t i)
-{
-	struct rs_heapent e = rs->heap[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (!heap_less(&e, &rs->heap[parent]))
-			break;
-		heap_set(rs, i, &rs->heap[parent]);
-		i = parent;
-	}
-	heap_set(rs, i, &e);
-}
-
-static void
-heap_sift_down(struct rawserver *rs, size_t i)
-{
-	struct rs_heapent e = rs->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= rs->heap_len)
-			break;
-		if (c + 1 < rs->heap_len &&
-		    heap_less(&rs->heap[c + 1], &rs->heap[c]))
-			c++;
-		if (!heap_less(&rs->heap[c], &e))
-			break;
-		heap_set(rs, i, &rs->heap[c]);
-		i = c;
-	}
-	heap_set(rs, i, &e);
-}
-
-static void
-heap_remove(struct rawserver *rs, size_t i)
-{
-	rs->heap_len--;
-	if (i == rs->heap_len)
-		return;
-	heap_set(rs, i, &rs->heap[rs->heap_len]);
-	heap_sift_down(rs, i);
-	heap_sift_up(rs, i);
-}
-
-static void
-timer_free_slot(struct rawserver *rs, uint32_t slot)
-{
-	struct rs_timer *t = &rs->timers[slot];
-
-	t->hidx = RS_TIMER_FREE;
-	t->fn = NULL;
-	t->ctx = NULL;
-	if (++t->gen == 0)
-		t->gen = 1;
-	t->next_free = rs->free_timer;
-	rs->free_timer = slot;
-}
-
-static uint32_t
-timer_alloc_slot(struct rawserver *rs)
-{
-	uint32_t slot;
-
-	if (rs->free_timer == RS_TIMER_FREE) {
-		uint32_t old = rs->ntimers;
-		uint32_t cap = old ? old * 2 : 16;
-
-		if (old >= UINT32_MAX / 4)
-			fatal("rawserver: too many timers");
-		rs->timers = xreallocarray(rs->timers, cap,
-		    sizeof(*rs->timers));
-		for (uint32_t s = cap; s-- > old;) {
-			rs->timers[s].gen = 1;
-			rs->timers[s].hidx = RS_TIMER_FREE;
-			rs->timers[s].next_free = rs->free_timer;
-			rs->free_timer = s;
-		}
-		rs->ntimers = cap;
-	}
-	slot = rs->free_timer;
-	rs->free_timer = rs->timers[slot].next_free;
-	return slot;
-}
 
 uint64_t
 rs_add_task(struct rawserver *rs, uint64_t delay_ms, rs_task_fn *fn,
     void *ctx)
 {
-	struct rs_heapent e;
-	uint32_t slot = timer_alloc_slot(rs);
-
 	if (!rs->running)
 		rs->now = clock_ms();
-	rs->timers[slot].fn = fn;
-	rs->timers[slot].ctx = ctx;
-	e.deadline = delay_ms > UINT64_MAX - rs->now ? UINT64_MAX :
-	    rs->now + delay_ms;
-	e.seq = rs->next_seq++;
-	e.slot = slot;
-	if (rs->heap_len == rs->heap_cap) {
-		rs->heap_cap = rs->heap_cap ? rs->heap_cap * 2 : 16;
-		rs->heap = xreallocarray(rs->heap, rs->heap_cap,
-		    sizeof(*rs->heap));
-	}
-	rs->heap[rs->heap_len++] = e;
-	heap_sift_up(rs, rs->heap_len - 1);
-	return (uint64_t)rs->timers[slot].gen << 32 | slot;
+	return th_add(&rs->timers, rs->now, delay_ms, fn, ctx);
 }
 
 void
 rs_cancel_task(struct rawserver *rs, uint64_t id)
 {
-	uint32_t slot = (uint32_t)id;
-	struct rs_timer *t;
-
-	if (id == 0 || slot >= rs->ntimers)
-		return;
-	t = &rs->timers[slot];
-	if (t->gen != (uint32_t)(id >> 32) || t->hidx == RS_TIMER_FREE)
-		return;
-	heap_remove(rs, t->hidx);
-	timer_free_slot(rs, slot);
+	(void)th_cancel(&rs->timers, id);
 }
 
 uint64_t
@@ -571,41 +422,18 @@ rs_now_ms(const struct rawserver *rs)
 /*
  * Run the tasks due now.  A task added while this runs waits for the next
  * pass even with delay 0 (as in mainline, where the delay counts from the
- * next pass), so a task that re-adds itself cannot starve the poll.  Such
- * a task sorts after every task that was already due, so stopping at the
- * first one is enough.
+ * next pass), so a task that re-adds itself cannot starve the poll.
  */
 static void
 run_timers(struct rawserver *rs)
 {
-	uint64_t limit = rs->next_seq;
+	uint64_t limit = th_next_seq(&rs->timers);
+	th_task_fn *fn;
+	void *ctx;
 
-	while (rs->heap_len > 0 && !rs->stop) {
-		struct rs_heapent top = rs->heap[0];
-		struct rs_timer *t = &rs->timers[top.slot];
-		rs_task_fn *fn = t->fn;
-		void *ctx = t->ctx;
-
-		if (top.deadline > rs->now || top.seq >= limit)
-			break;
-		heap_remove(rs, 0);
-		timer_free_slot(rs, top.slot);
+	while (!rs->stop && th_pop_due(&rs->timers, rs->now, limit, &fn,
+	    &ctx))
 		fn(ctx);
-	}
-}
-
-/* Milliseconds poll() may sleep: until the next timer, or forever (-1). */
-static int
-poll_timeout(const struct rawserver *rs)
-{
-	uint64_t d;
-
-	if (rs->heap_len == 0)
-		return -1;
-	if (rs->heap[0].deadline <= rs->now)
-		return 0;
-	d = rs->heap[0].deadline - rs->now;
-	return d > INT_MAX ? INT_MAX : (int)d;
 }
 
 /*
@@ -2041,7 +1869,8 @@ rs_run(struct rawserver *rs)
 		settle(rs);
 		if (rs->stop)
 			break;
-		r = poll(rs->pfds, (nfds_t)rs->npfd, poll_timeout(rs));
+		r = poll(rs->pfds, (nfds_t)rs->npfd,
+		    th_timeout_ms(&rs->timers, rs->now));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -2089,8 +1918,7 @@ rs_new(const struct rs_config *cfg)
 
 	rs->cfg = cfg != NULL ? *cfg : defaults;
 	rs->now = clock_ms();
-	rs->free_timer = RS_TIMER_FREE;
-	rs->next_seq = 1;
+	th_init(&rs->timers);
 	rs->selfpipe[0] = rs->selfpipe[1] = -1;
 	rs->rbuf = xmalloc(RS_RBUF_SIZE);
 	/*
@@ -2147,7 +1975,6 @@ rs_free(struct rawserver *rs)
 	free(rs->wbuf);
 	free(rs->pfds);
 	free(rs->owners);
-	free(rs->timers);
-	free(rs->heap);
+	th_release(&rs->timers);
 	free(rs);
 }
