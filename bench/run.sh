@@ -628,7 +628,7 @@ The results of the last run are at the end; the script rewrites this file
 
 Receiving 1 GiB costs, on this machine, about 0.6 s of SHA-1 (openssl's
 speed), 0.15-0.3 s to copy it into the page cache and have it written
-back (pwrite, then the writeback btdownload starts every 16 MiB), 0.15 s
+back (pwrite, then the writeback btdownload starts every 8 MiB), 0.15 s
 for the kernel's copy out of the socket and 0.1-0.2 s of TCP: about 1.1 s
 of one core before btdownload does anything of its own.  Its own work
 (framing, bookkeeping, the copy of each block into its piece buffer) is
@@ -644,9 +644,9 @@ under 0.1 s.
   back.
 - **Files**: a file's blocks are allocated (fallocate) at its first
   write, so ext4 does not reserve one per 4 KiB page as it is written;
-  every 16 MiB written, posix_fadvise(DONTNEED) starts writeback and drops
+  every 8 MiB written, posix_fadvise(DONTNEED) starts writeback and drops
   what is already on disk from the page cache.  The download reuses a
-  window of a few tens of MiB of page cache instead of a fresh page for
+  window of some 10-20 MiB of page cache instead of a fresh page for
   every 4 KiB (see the VM's memory below), and the fdatasync that makes
   it complete finds the disk done.
 - **Requests**: requests leave in one sendmsg() when the data callback
@@ -672,6 +672,7 @@ leecher on loopback, typical of several runs; the VM's noise is 10-20%):
 | a piece takes its buffer at its first block (no spilling: 7696 -> 4096 pwrite) | 1.9-2.2 | 1.55-1.9 | 6.8 MB | 0.6-0.7 |
 | OpenSSL without openssl.cnf; 1.5 MiB of piece buffers | 1.7-2.2 | 1.3-1.6 | 6.1 MB | 0.5-0.8 |
 | fallocate at first write; writeback + DONTNEED every 16 MiB | 1.3-2.3 | 1.3-1.7 | 6.2 MB | 0.7-0.9 |
+| the same every 4 MiB instead of 16 (8 kept: 4 and 8 did not differ in the noise) | 1.46-1.66 (16: 1.82-2.08) | 1.4-1.6 | 6.3 MB | 0.6-0.7 |
 | queue topped up by quarters; no HAVE to seeders (4104 -> 1029 sendmsg) | 1.5-1.9 | 1.4-1.6 | 6.2 MB | 0.57-0.63 |
 
 Against Transmission 3.00 two fixes mattered.  It asks a fast seeder for

@@ -30,7 +30,7 @@
 /* Torrent offsets are 64-bit; a 32-bit off_t would silently wrap. */
 _Static_assert(sizeof(off_t) >= 8, "build with a 64-bit off_t");
 
-#define ST_WRITEBACK_BYTES (16u << 20)	/* see start_writeback */
+#define ST_WRITEBACK_BYTES (8u << 20)	/* see start_writeback */
 #define ST_ALLOCATE_MIN (1u << 20)	/* see allocate_file */
 
 struct st_ent {
