@@ -27,11 +27,11 @@
  * block's header shares a segment with its data, then goes out with
  * sendfile() at once.  Outside rs_run() writes go straight to the kernel.
  * What the kernel does not take stays queued and POLLOUT is armed only
- * while that queue is non-empty.  Queued memory chunks leave with one
- * sendmsg() of up to RS_IOV_MAX pieces; file ranges leave with sendfile().
- * The timer heap is timerheap.c.
+ * while that queue is non-empty.  The queue itself (chunks, file ranges,
+ * sendmsg() of up to OQ_IOV_MAX pieces, sendfile()) is outqueue.c; the
+ * timer heap is timerheap.c.
  */
-#define _GNU_SOURCE	/* accept4, sendfile, SOCK_NONBLOCK (Linux) */
+#define _GNU_SOURCE	/* accept4, SOCK_NONBLOCK (Linux) */
 
 #include "rawserver.h"
 
@@ -44,25 +44,17 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/sendfile.h>
-#endif
 
 #include "bterr.h"
 #include "log.h"
+#include "outqueue.h"
 #include "timerheap.h"
 #include "xmalloc.h"
 
 #define RS_RBUF_SIZE	(256 * 1024)	/* the one read buffer */
 #define RS_READ_BUDGET	(1024 * 1024)	/* per connection per pass */
-#define RS_CHUNK_SIZE	(64 * 1024)	/* tail chunk for small writes */
-#define RS_POOL_MAX	32		/* spare chunks kept for reuse */
-#define RS_IOV_MAX	64		/* chunks per sendmsg() */
-#define RS_WBUF_SIZE	(64 * 1024)	/* pread fallback for rs_write_file */
-#define RS_SENDFILE_MAX	(16 * 1024 * 1024)
 #define RS_DEFER_MAX	(64 * 1024)	/* deferred bytes flushed at once */
 #define RS_UDP_BURST	64		/* datagrams per socket per pass */
 #define RS_ACCEPT_PAUSE_MS 500		/* listener rest after EMFILE */
@@ -84,17 +76,6 @@ struct rs_io {
 	struct rs_io *dead_next; /* sweep list (UDP sockets, fd watches) */
 };
 
-struct rs_chunk {
-	struct rs_chunk *next;
-	bool is_file;
-	bool no_sendfile;	/* sendfile refused this fd: use pread */
-	int fd;			/* file chunk: our dup() of the caller's fd */
-	uint64_t off;		/* file chunk: next offset to send */
-	size_t start, end;	/* memory: unsent bytes are data[start, end) */
-	size_t cap;		/* memory: size of data[]; file: bytes left */
-	uint8_t data[];
-};
-
 struct rs_conn {
 	struct rs_io io;	/* first: the dispatcher casts back */
 	struct rawserver *rs;
@@ -103,8 +84,7 @@ struct rs_conn {
 	struct rs_conn *prev, *next;	/* rs->conns, all live connections */
 	struct rs_conn *close_next;	/* rs->closing */
 	struct rs_conn *pend_prev, *pend_next;	/* rs->pending */
-	struct rs_chunk *head, *tail;	/* output queue */
-	size_t queued;
+	struct outqueue out;
 	uint64_t last_hit;	/* rs_now_ms() of the last byte read */
 	uint64_t connect_timer;
 	int close_err;
@@ -169,9 +149,7 @@ struct rawserver {
 	struct rs_io *dead;
 
 	uint8_t *rbuf;
-	uint8_t *wbuf;		/* lazily, for the pread fallback */
-	struct rs_chunk *pool;
-	size_t npool;
+	struct oq_pool oqpool;	/* shared by every connection's queue */
 
 	bool has_bind;
 	struct sockaddr_storage bind_ss;
@@ -436,285 +414,20 @@ run_timers(struct rawserver *rs)
 		fn(ctx);
 }
 
-/*
- * Output chunks.  Chunks of RS_CHUNK_SIZE are recycled through a small
- * pool so that a steady stream of small writes allocates nothing.
- */
-
-static struct rs_chunk *
-chunk_new(struct rawserver *rs, size_t want)
-{
-	struct rs_chunk *ch;
-	size_t cap = want > RS_CHUNK_SIZE ? want : RS_CHUNK_SIZE;
-
-	if (cap == RS_CHUNK_SIZE && rs->pool != NULL) {
-		ch = rs->pool;
-		rs->pool = ch->next;
-		rs->npool--;
-	} else {
-		ch = xmalloc(sizeof(*ch) + cap);
-	}
-	ch->next = NULL;
-	ch->is_file = false;
-	ch->no_sendfile = false;
-	ch->fd = -1;
-	ch->off = 0;
-	ch->start = ch->end = 0;
-	ch->cap = cap;
-	return ch;
-}
-
-static void
-chunk_free(struct rawserver *rs, struct rs_chunk *ch)
-{
-	if (ch->is_file) {
-		close(ch->fd);
-		free(ch);
-	} else if (ch->cap == RS_CHUNK_SIZE && rs->npool < RS_POOL_MAX) {
-		ch->next = rs->pool;
-		rs->pool = ch;
-		rs->npool++;
-	} else {
-		free(ch);
-	}
-}
-
-static void
-queue_push(struct rs_conn *c, struct rs_chunk *ch)
-{
-	if (c->tail != NULL)
-		c->tail->next = ch;
-	else
-		c->head = ch;
-	c->tail = ch;
-}
-
-static void
-queue_pop(struct rs_conn *c)
-{
-	struct rs_chunk *ch = c->head;
-
-	c->head = ch->next;
-	if (c->head == NULL)
-		c->tail = NULL;
-	chunk_free(c->rs, ch);
-}
-
-static void
-queue_clear(struct rs_conn *c)
-{
-	while (c->head != NULL)
-		queue_pop(c);
-	c->queued = 0;
-}
-
-/* Copy bytes onto the end of the queue, filling the tail chunk first. */
-static void
-queue_mem(struct rs_conn *c, const uint8_t *p, size_t n)
-{
-	struct rs_chunk *t = c->tail;
-
-	c->queued += n;
-	if (t != NULL && !t->is_file && t->end < t->cap) {
-		size_t k = t->cap - t->end < n ? t->cap - t->end : n;
-
-		memcpy(t->data + t->end, p, k);
-		t->end += k;
-		p += k;
-		n -= k;
-	}
-	if (n > 0) {
-		t = chunk_new(c->rs, n);
-		memcpy(t->data, p, n);
-		t->end = n;
-		queue_push(c, t);
-	}
-}
-
-/*
- * Sending.  Each helper returns RS_W_DONE when everything it was offered
- * went out (the caller may go on), RS_W_BLOCKED when the kernel took less
- * (the socket buffer is full: wait for POLLOUT), or -errno.
- */
-enum { RS_W_DONE = 0, RS_W_BLOCKED = 1 };
-
 static bool
 is_again(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK;
 }
 
-/* Send from memory without queueing; *out_sent gets what the kernel took. */
-static int
-send_now(struct rs_conn *c, const uint8_t *p, size_t n, size_t *out_sent)
-{
-	ssize_t r;
-
-	*out_sent = 0;
-	for (;;) {
-		r = send(c->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r >= 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		return is_again(errno) ? RS_W_BLOCKED : -errno;
-	}
-	*out_sent = (size_t)r;
-	return (size_t)r == n ? RS_W_DONE : RS_W_BLOCKED;
-}
-
 /*
- * Send the leading memory chunks of the queue with one sendmsg().  When
- * more bytes follow (a file range, or `more` from the caller) MSG_MORE
- * lets them share a segment: a block's header then leaves with its data.
+ * Output (outqueue.c keeps the bytes and makes the send calls).  Send
+ * as much of the queue as the socket takes: 0 or -errno.
  */
-static int
-flush_mem(struct rs_conn *c, bool more)
-{
-	struct iovec iov[RS_IOV_MAX];
-	struct msghdr msg;
-	struct rs_chunk *ch;
-	size_t total = 0, sent;
-	int niov = 0, flags = MSG_NOSIGNAL | MSG_DONTWAIT;
-	ssize_t r;
-
-	for (ch = c->head; ch != NULL && !ch->is_file && niov < RS_IOV_MAX;
-	    ch = ch->next) {
-		iov[niov].iov_base = ch->data + ch->start;
-		iov[niov].iov_len = ch->end - ch->start;
-		total += ch->end - ch->start;
-		niov++;
-	}
-	if (more || ch != NULL)
-		flags |= MSG_MORE;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)niov;
-	do {
-		r = sendmsg(c->io.fd, &msg, flags);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return is_again(errno) ? RS_W_BLOCKED : -errno;
-	sent = (size_t)r;
-	c->queued -= sent;
-	while (sent > 0) {
-		ch = c->head;
-		if (sent < ch->end - ch->start) {
-			ch->start += sent;
-			break;
-		}
-		sent -= ch->end - ch->start;
-		queue_pop(c);
-	}
-	return (size_t)r == total ? RS_W_DONE : RS_W_BLOCKED;
-}
-
-/* One pread()+send() step, for descriptors sendfile() refuses. */
-static int
-send_file_copy(struct rs_conn *c, int fd, uint64_t *off, size_t *left)
-{
-	struct rawserver *rs = c->rs;
-	size_t want = *left < RS_WBUF_SIZE ? *left : RS_WBUF_SIZE;
-	size_t sent;
-	ssize_t r;
-	int w;
-
-	if (rs->wbuf == NULL)
-		rs->wbuf = xmalloc(RS_WBUF_SIZE);
-	do {
-		r = pread(fd, rs->wbuf, want, (off_t)*off);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	if (r == 0)
-		return -EIO;	/* the file is shorter than promised */
-	w = send_now(c, rs->wbuf, (size_t)r, &sent);
-	*off += sent;
-	*left -= sent;
-	return w;
-}
-
-#ifdef __linux__
-/* One sendfile() call; *no_sendfile is set when the fd does not support it. */
-static int
-send_file_sf(struct rs_conn *c, int fd, uint64_t *off, size_t *left,
-    bool *no_sendfile)
-{
-	size_t want = *left < RS_SENDFILE_MAX ? *left : RS_SENDFILE_MAX;
-	off_t o = (off_t)*off;
-	ssize_t r;
-
-	do {
-		r = sendfile(c->io.fd, fd, &o, want);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-		*no_sendfile = true;
-		return RS_W_DONE;
-	}
-	if (r < 0)
-		return is_again(errno) ? RS_W_BLOCKED : -errno;
-	if (r == 0)
-		return -EIO;	/* the file is shorter than promised */
-	*off += (uint64_t)r;
-	*left -= (size_t)r;
-	return (size_t)r < want ? RS_W_BLOCKED : RS_W_DONE;
-}
-#endif
-
-/*
- * Send a file range until it is all gone or the socket is full.  A short
- * sendfile() means the socket buffer filled up; a zero return means the
- * file ended early, which the connection cannot recover from.
- */
-static int
-send_file(struct rs_conn *c, int fd, uint64_t *off, size_t *left,
-    bool *no_sendfile)
-{
-	int w;
-
-#ifndef __linux__
-	*no_sendfile = true;
-#endif
-	while (*left > 0) {
-#ifdef __linux__
-		if (!*no_sendfile)
-			w = send_file_sf(c, fd, off, left, no_sendfile);
-		else
-#endif
-			w = send_file_copy(c, fd, off, left);
-		if (w != RS_W_DONE)
-			return *left > 0 || w < 0 ? w : RS_W_DONE;
-	}
-	return RS_W_DONE;
-}
-
-static int
-flush_file(struct rs_conn *c)
-{
-	struct rs_chunk *ch = c->head;
-	size_t before = ch->cap;
-	int w = send_file(c, ch->fd, &ch->off, &ch->cap, &ch->no_sendfile);
-
-	c->queued -= before - ch->cap;
-	if (w == RS_W_DONE)
-		queue_pop(c);
-	return w;
-}
-
-/* Send as much of the queue as the socket takes: 0 or -errno. */
 static int
 conn_flush(struct rs_conn *c)
 {
-	while (c->head != NULL) {
-		int w = c->head->is_file ? flush_file(c) :
-		    flush_mem(c, false);
-
-		if (w < 0)
-			return w;
-		if (w == RS_W_BLOCKED)
-			return 0;
-	}
-	return 0;
+	return oq_flush(&c->out, &c->rs->oqpool, c->io.fd);
 }
 
 /*
@@ -772,7 +485,7 @@ pending_flush(struct rs_conn *c, bool notify)
 		conn_close_err(c, r);
 		return;
 	}
-	if (c->head != NULL) {
+	if (!oq_is_empty(&c->out)) {
 		conn_update_events(c);
 		return;
 	}
@@ -793,27 +506,27 @@ static bool
 conn_defers(const struct rs_conn *c)
 {
 	return c->rs->running && c->connected &&
-	    (c->head == NULL || c->pending);
+	    (oq_is_empty(&c->out) || c->pending);
 }
 
 void
 rs_write(struct rs_conn *c, const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	bool was_empty = c->head == NULL;
+	bool was_empty = oq_is_empty(&c->out);
 
 	if (c->closing || n == 0)
 		return;
 	if (conn_defers(c) && (n < RS_DEFER_MAX || !was_empty)) {
-		queue_mem(c, b, n);
+		oq_mem(&c->out, &c->rs->oqpool, b, n);
 		pending_add(c);
-		if (c->queued >= RS_DEFER_MAX)
+		if (c->out.queued >= RS_DEFER_MAX)
 			pending_flush(c, false);
 		return;
 	}
 	if (was_empty && c->connected) {
 		size_t sent;
-		int w = send_now(c, b, n, &sent);
+		int w = oq_send_now(c->io.fd, b, n, &sent);
 
 		if (w < 0) {
 			conn_close_err(c, w);
@@ -824,78 +537,37 @@ rs_write(struct rs_conn *c, const void *p, size_t n)
 		if (n == 0)
 			return;
 	}
-	queue_mem(c, b, n);
+	oq_mem(&c->out, &c->rs->oqpool, b, n);
 	if (was_empty)
 		conn_update_events(c);
-}
-
-/*
- * Keep a file range for later on a dup() of the caller's fd.  When no
- * descriptor is left for the dup, read the range into memory instead.
- */
-static void
-queue_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
-{
-	struct rs_chunk *ch;
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-	if (dfd < 0) {
-		struct rs_chunk *m = chunk_new(c->rs, n);
-		size_t got = 0;
-
-		while (got < n) {
-			ssize_t r = pread(fd, m->data + got, n - got,
-			    (off_t)(off + got));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				chunk_free(c->rs, m);
-				conn_close_err(c, r < 0 ? -errno : -EIO);
-				return;
-			}
-			got += (size_t)r;
-		}
-		m->end = n;
-		c->queued += n;
-		queue_push(c, m);
-		return;
-	}
-	ch = xmalloc(sizeof(*ch));
-	memset(ch, 0, sizeof(*ch));
-	ch->is_file = true;
-	ch->fd = dfd;
-	ch->off = off;
-	ch->cap = n;
-	c->queued += n;
-	queue_push(c, ch);
 }
 
 void
 rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 {
+	struct oq_pool *pool = &c->rs->oqpool;
 	bool was_empty;
+	int w;
 
 	if (c->closing || n == 0)
 		return;
 	/* Deferred bytes go first, sharing the range's first segment. */
-	if (c->pending && c->head != NULL) {
-		int w = flush_mem(c, true);
-
+	if (c->pending && !oq_is_empty(&c->out)) {
+		w = oq_send_mem(&c->out, pool, c->io.fd, true);
 		if (w < 0) {
 			conn_close_err(c, w);
 			return;
 		}
-		if (c->head != NULL) {
+		if (!oq_is_empty(&c->out)) {
 			pending_remove(c);
 			conn_update_events(c);
 		}
 	}
-	was_empty = c->head == NULL;
+	was_empty = oq_is_empty(&c->out);
 	if (was_empty && c->connected) {
 		bool no_sf = false;
-		int w = send_file(c, fd, &off, &n, &no_sf);
 
+		w = oq_send_file(pool, c->io.fd, fd, &off, &n, &no_sf);
 		if (w < 0) {
 			conn_close_err(c, w);
 			return;
@@ -903,21 +575,26 @@ rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 		if (n == 0)
 			return;
 	}
-	queue_file(c, fd, off, n);
-	if (was_empty && !c->closing)
+	/* Kept for later on a dup() of fd (or read into memory). */
+	w = oq_file(&c->out, pool, fd, off, n);
+	if (w < 0) {
+		conn_close_err(c, w);
+		return;
+	}
+	if (was_empty)
 		conn_update_events(c);
 }
 
 size_t
 rs_conn_queued(const struct rs_conn *c)
 {
-	return c->queued;
+	return c->out.queued;
 }
 
 bool
 rs_conn_is_flushed(const struct rs_conn *c)
 {
-	return c->head == NULL;
+	return oq_is_empty(&c->out);
 }
 
 /*
@@ -936,7 +613,7 @@ conn_update_events(struct rs_conn *c)
 	} else {
 		if (!c->paused)
 			ev |= POLLIN;
-		if (c->head != NULL)
+		if (!oq_is_empty(&c->out))
 			ev |= POLLOUT;
 	}
 	poll_set_events(c->rs, &c->io, ev);
@@ -1027,7 +704,7 @@ conn_unlink_free(struct rawserver *rs, struct rs_conn *c)
 		rs->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	queue_clear(c);
+	oq_clear(&c->out, &rs->oqpool);
 	if (c->io.fd >= 0)
 		close(c->io.fd);
 	free(c);
@@ -1055,7 +732,7 @@ sweep(struct rawserver *rs)
 		c->prev = c->next = NULL;
 		close(c->io.fd);
 		c->io.fd = -1;
-		queue_clear(c);
+		oq_clear(&c->out, &rs->oqpool);
 		if (c->h->lost != NULL)
 			c->h->lost(c->ctx, c, c->close_err);
 		free(c);
@@ -1169,7 +846,7 @@ conn_writable(struct rs_conn *c)
 		conn_close_err(c, r);
 		return;
 	}
-	if (c->head != NULL)
+	if (!oq_is_empty(&c->out))
 		return;
 	conn_update_events(c);
 	if (c->h->flushed != NULL)
@@ -1205,7 +882,7 @@ conn_connected(struct rs_conn *c, short rev)
 	conn_update_events(c);
 	if (c->h->made != NULL)
 		c->h->made(c->ctx, c);
-	if (!c->closing && c->head != NULL)
+	if (!c->closing && !oq_is_empty(&c->out))
 		conn_writable(c);
 }
 
@@ -1241,7 +918,7 @@ conn_dispatch(struct rawserver *rs, struct rs_conn *c, short rev)
 		pending_flush(c, true);
 	if (c->closing)
 		return;
-	if (c->head != NULL && ((rev & POLLOUT) || hup))
+	if (!oq_is_empty(&c->out) && ((rev & POLLOUT) || hup))
 		conn_writable(c);
 	if (!c->closing && c->paused && hup) {
 		c->parked = true;
@@ -1965,14 +1642,8 @@ rs_free(struct rawserver *rs)
 	rs->closing = rs->closing_tail = NULL;
 	sweep(rs);
 	signals_release(rs);
-	while (rs->pool != NULL) {
-		struct rs_chunk *ch = rs->pool;
-
-		rs->pool = ch->next;
-		free(ch);
-	}
+	oq_pool_release(&rs->oqpool);
 	free(rs->rbuf);
-	free(rs->wbuf);
 	free(rs->pfds);
 	free(rs->owners);
 	th_release(&rs->timers);

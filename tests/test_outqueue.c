@@ -1,0 +1,408 @@
+/*
+ * test_outqueue: the output queue on its own, over a real non-blocking
+ * socketpair with small buffers: byte accounting and chunk layout, the
+ * chunk pool, partial sends (more than OQ_IOV_MAX chunks), file ranges by
+ * sendfile and by pread, ranges past the end of a file, the in-memory
+ * fallback when no descriptor is left for the dup, and a peer that hangs
+ * up.  Every byte that arrives is compared with what was queued.
+ */
+#include "outqueue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "xmalloc.h"
+
+#define FILE_LEN 300000
+
+static uint8_t
+pat(size_t i)
+{
+	return (uint8_t)(i * 7 + (i >> 8) * 13 + (i >> 16));
+}
+
+static void
+fill(uint8_t *p, size_t n, size_t base)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = pat(base + i);
+}
+
+/* A non-blocking socketpair; sv[0] sends, sv[1] receives. */
+static void
+pair_open(int sv[2])
+{
+	int small = 16 * 1024;
+
+	CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	for (int i = 0; i < 2; i++)
+		CHECK_OK(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) |
+		    O_NONBLOCK));
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+}
+
+static void
+pair_close(int sv[2])
+{
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Read what the socket holds, appending to buf at *len. */
+static void
+drain(int fd, uint8_t *buf, size_t cap, size_t *len)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf + *len, cap - *len);
+
+		if (r <= 0)
+			break;
+		*len += (size_t)r;
+	}
+}
+
+static size_t
+nchunks(const struct outqueue *q)
+{
+	size_t n = 0;
+
+	for (const struct oq_chunk *ch = q->head; ch != NULL; ch = ch->next)
+		n++;
+	return n;
+}
+
+/*
+ * Flush and drain until q is empty (at most `rounds` rounds).  After each
+ * round everything the kernel took has been read, so read + queued must
+ * equal the total.  Returns how many flushes left bytes queued.
+ */
+static int
+pump(struct outqueue *q, struct oq_pool *pool, int sv[2], uint8_t *buf,
+    size_t cap, size_t *len, int rounds)
+{
+	size_t total = *len + q->queued;
+	int partial = 0;
+	bool balanced = true;
+
+	for (int i = 0; i < rounds && !oq_is_empty(q); i++) {
+		CHECK_OK(oq_flush(q, pool, sv[0]));
+		if (!oq_is_empty(q))
+			partial++;
+		drain(sv[1], buf, cap, len);
+		if (*len + q->queued != total)
+			balanced = false;
+	}
+	CHECK(balanced);
+	CHECK(oq_is_empty(q));
+	CHECK_INT_EQ(q->queued, 0);
+	return partial;
+}
+
+static void
+test_accounting_and_pool(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	static uint8_t big[200000];
+	struct oq_chunk *seen[2];
+
+	fill(big, sizeof(big), 0);
+	for (int i = 0; i < 3; i++)
+		oq_mem(&q, &pool, big, 100);
+	CHECK_INT_EQ(q.queued, 300);
+	CHECK_INT_EQ(nchunks(&q), 1);
+	CHECK(q.head == q.tail && q.head->cap == OQ_CHUNK_SIZE);
+	/* A write past the tail's room fills it, then spills over. */
+	oq_mem(&q, &pool, big, OQ_CHUNK_SIZE);
+	CHECK_INT_EQ(q.queued, 300 + OQ_CHUNK_SIZE);
+	CHECK_INT_EQ(nchunks(&q), 2);
+	CHECK_INT_EQ(q.head->end, OQ_CHUNK_SIZE);
+	CHECK_INT_EQ(q.tail->end, 300);
+	seen[0] = q.head;
+	seen[1] = q.tail;
+	/* A big write: the tail's room, then one chunk of the rest. */
+	oq_mem(&q, &pool, big, sizeof(big));
+	CHECK_INT_EQ(nchunks(&q), 3);
+	CHECK_INT_EQ(q.tail->cap, sizeof(big) - (OQ_CHUNK_SIZE - 300));
+	CHECK_INT_EQ(q.tail->end, q.tail->cap);
+	CHECK_INT_EQ(q.queued, 300 + OQ_CHUNK_SIZE + sizeof(big));
+	CHECK_MEM_EQ(q.tail->data, big + OQ_CHUNK_SIZE - 300, q.tail->cap);
+	/* Clearing keeps the two standard chunks, frees the big one. */
+	oq_clear(&q, &pool);
+	CHECK(oq_is_empty(&q) && q.tail == NULL);
+	CHECK_INT_EQ(q.queued, 0);
+	CHECK_INT_EQ(pool.nspare, 2);
+	oq_mem(&q, &pool, big, 10);
+	CHECK(q.head == seen[0] || q.head == seen[1]);
+	CHECK_INT_EQ(q.head->start, 0);
+	CHECK_INT_EQ(q.head->end, 10);
+	CHECK_INT_EQ(pool.nspare, 1);
+	/* The pool keeps at most OQ_POOL_MAX spares. */
+	for (int i = 0; i < OQ_POOL_MAX + 8; i++)
+		oq_mem(&q, &pool, big, OQ_CHUNK_SIZE);
+	CHECK_INT_EQ(pool.nspare, 0);
+	oq_clear(&q, &pool);
+	CHECK_INT_EQ(pool.nspare, OQ_POOL_MAX);
+	oq_pool_release(&pool);
+	CHECK_INT_EQ(pool.nspare, 0);
+	CHECK(pool.spare == NULL);
+}
+
+/*
+ * Many small writes and 70 big ones (each its own chunk, so one sendmsg
+ * cannot take them all) through 16 KiB socket buffers.
+ */
+static void
+test_partial_sends(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	size_t total = 2000 * 17 + 70 * 70000, off = 0, len = 0;
+	uint8_t *src = xmalloc(total), *dst = xmalloc(total);
+	int sv[2], partial;
+
+	fill(src, total, 0);
+	pair_open(sv);
+	for (int i = 0; i < 2000; i++, off += 17)
+		oq_mem(&q, &pool, src + off, 17);
+	for (int i = 0; i < 70; i++, off += 70000)
+		oq_mem(&q, &pool, src + off, 70000);
+	CHECK_INT_EQ(q.queued, total);
+	CHECK(nchunks(&q) > OQ_IOV_MAX);
+	/* The first sendmsg() is cut short by the socket buffer. */
+	CHECK_INT_EQ(oq_send_mem(&q, &pool, sv[0], false), OQ_BLOCKED);
+	CHECK(q.queued > 0 && q.queued < total);
+	drain(sv[1], dst, total, &len);
+	CHECK_INT_EQ(len + q.queued, total);
+	partial = pump(&q, &pool, sv, dst, total, &len, 100000);
+	CHECK(partial > 0);
+	CHECK_INT_EQ(len, total);
+	CHECK_MEM_EQ(dst, src, total);
+	/* An empty queue flushes to nothing. */
+	CHECK_OK(oq_flush(&q, &pool, sv[0]));
+	pair_close(sv);
+	oq_pool_release(&pool);
+	free(src);
+	free(dst);
+}
+
+/* An unlinked temporary file of FILE_LEN pattern bytes. */
+static int
+temp_file(void)
+{
+	char path[] = "/tmp/test_outqueue.XXXXXX";
+	uint8_t *p = xmalloc(FILE_LEN);
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	unlink(path);
+	fill(p, FILE_LEN, 0);
+	CHECK_INT_EQ(write(fd, p, FILE_LEN), FILE_LEN);
+	free(p);
+	return fd;
+}
+
+/*
+ * Memory, a file range, memory, a file range, in order: the ranges are
+ * kept on dups (the caller's fd is closed before sending).
+ */
+static void
+test_file_ranges(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	size_t want_len = 3 + 200000 + 4 + 10, len = 0;
+	uint8_t *want = xmalloc(want_len), *dst = xmalloc(want_len);
+	int sv[2], fd = temp_file();
+
+	memcpy(want, "HDR", 3);
+	fill(want + 3, 200000, 1000);
+	memcpy(want + 200003, "TAIL", 4);
+	fill(want + 200007, 10, FILE_LEN - 10);
+	pair_open(sv);
+	oq_mem(&q, &pool, (const uint8_t *)"HDR", 3);
+	CHECK_OK(oq_file(&q, &pool, fd, 1000, 200000));
+	oq_mem(&q, &pool, (const uint8_t *)"TAIL", 4);
+	CHECK_OK(oq_file(&q, &pool, fd, FILE_LEN - 10, 10));
+	CHECK_INT_EQ(nchunks(&q), 4);
+	CHECK(q.head->next->is_file && !q.tail->next);
+	CHECK_INT_EQ(q.queued, want_len);
+	close(fd);
+	CHECK(pump(&q, &pool, sv, dst, want_len, &len, 100000) > 0);
+	CHECK_INT_EQ(len, want_len);
+	CHECK_MEM_EQ(dst, want, want_len);
+	pair_close(sv);
+	oq_pool_release(&pool);
+	free(want);
+	free(dst);
+}
+
+/* The pread()+send() path that descriptors sendfile() refuses take. */
+static void
+test_send_file_copy(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	uint8_t *want = xmalloc(150000), *dst = xmalloc(150000);
+	uint64_t off = 5000;
+	size_t left = 150000, len = 0;
+	bool no_sf = true;
+	int sv[2], fd = temp_file(), w, blocked = 0;
+
+	fill(want, 150000, 5000);
+	pair_open(sv);
+	for (int i = 0; i < 100000 && left > 0; i++) {
+		w = oq_send_file(&pool, sv[0], fd, &off, &left, &no_sf);
+		CHECK(w == OQ_DONE || w == OQ_BLOCKED);
+		if (w == OQ_BLOCKED)
+			blocked++;
+		drain(sv[1], dst, 150000, &len);
+		if (len != off - 5000)
+			break;
+	}
+	CHECK(pool.wbuf != NULL);
+	CHECK(no_sf);
+	CHECK(blocked > 0);
+	CHECK_INT_EQ(left, 0);
+	CHECK_INT_EQ(off, 155000);
+	CHECK_INT_EQ(len, 150000);
+	CHECK_MEM_EQ(dst, want, 150000);
+	/* Past the end of the file: what exists goes out, then -EIO. */
+	off = FILE_LEN - 100;
+	left = 1000;
+	w = oq_send_file(&pool, sv[0], fd, &off, &left, &no_sf);
+	CHECK_INT_EQ(w, -EIO);
+	CHECK_INT_EQ(off, FILE_LEN);
+	CHECK_INT_EQ(left, 900);
+	close(fd);
+	pair_close(sv);
+	oq_pool_release(&pool);
+	CHECK(pool.wbuf == NULL);
+	free(want);
+	free(dst);
+}
+
+/* A queued range that runs past the end of the file fails the flush. */
+static void
+test_short_file(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	static uint8_t dst[4096];
+	size_t len = 0;
+	int sv[2], fd = temp_file(), r = 0;
+
+	pair_open(sv);
+	CHECK_OK(oq_file(&q, &pool, fd, FILE_LEN - 1000, 3000));
+	for (int i = 0; i < 1000 && r == 0; i++) {
+		r = oq_flush(&q, &pool, sv[0]);
+		drain(sv[1], dst, sizeof(dst), &len);
+	}
+	CHECK_INT_EQ(r, -EIO);
+	CHECK_INT_EQ(len, 1000);
+	CHECK_INT_EQ(q.queued, 2000);
+	oq_clear(&q, &pool);
+	close(fd);
+	pair_close(sv);
+	oq_pool_release(&pool);
+}
+
+/*
+ * No descriptor left for the dup: the range is read into memory at once
+ * (and a range past the end of the file is refused, nothing queued).
+ */
+static void
+test_file_without_dup(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	struct rlimit old, low;
+	static int extra[256];
+	static uint8_t want[5000], dst[5000];
+	size_t len = 0;
+	int sv[2], fd = temp_file(), nextra = 0, r;
+
+	pair_open(sv);
+	CHECK_OK(getrlimit(RLIMIT_NOFILE, &old));
+	low = old;
+	low.rlim_cur = 64;
+	CHECK_OK(setrlimit(RLIMIT_NOFILE, &low));
+	while (nextra < 256) {
+		int e = open("/dev/null", O_RDONLY);
+
+		if (e < 0)
+			break;
+		extra[nextra++] = e;
+	}
+	CHECK(nextra < 256);
+	CHECK_OK(oq_file(&q, &pool, fd, 1234, 5000));
+	r = oq_file(&q, &pool, fd, FILE_LEN - 10, 20);
+	while (nextra > 0)
+		close(extra[--nextra]);
+	CHECK_OK(setrlimit(RLIMIT_NOFILE, &old));
+	CHECK_INT_EQ(r, -EIO);
+	CHECK_INT_EQ(nchunks(&q), 1);
+	CHECK(!q.head->is_file);
+	CHECK_INT_EQ(q.queued, 5000);
+	close(fd);
+	fill(want, sizeof(want), 1234);
+	pump(&q, &pool, sv, dst, sizeof(dst), &len, 100000);
+	CHECK_INT_EQ(len, sizeof(want));
+	CHECK_MEM_EQ(dst, want, sizeof(want));
+	pair_close(sv);
+	oq_pool_release(&pool);
+}
+
+/* Direct sends: short when the buffer fills, nothing when full; EPIPE. */
+static void
+test_send_now_and_hangup(void)
+{
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	static uint8_t buf[65536];
+	size_t sent = 1, total = 0;
+	int sv[2], w = OQ_DONE, fd = temp_file();
+
+	pair_open(sv);
+	for (int i = 0; i < 1000 && w == OQ_DONE; i++) {
+		w = oq_send_now(sv[0], buf, sizeof(buf), &sent);
+		total += sent;
+	}
+	CHECK_INT_EQ(w, OQ_BLOCKED);
+	CHECK(sent < sizeof(buf));
+	CHECK(total > 0);
+	CHECK_INT_EQ(oq_send_now(sv[0], buf, 10, &sent), OQ_BLOCKED);
+	CHECK_INT_EQ(sent, 0);
+	/* The peer goes away: every send path reports -EPIPE. */
+	close(sv[1]);
+	CHECK_INT_EQ(oq_send_now(sv[0], buf, 10, &sent), -EPIPE);
+	oq_mem(&q, &pool, buf, 100);
+	CHECK_INT_EQ(oq_flush(&q, &pool, sv[0]), -EPIPE);
+	CHECK_INT_EQ(q.queued, 100);
+	oq_clear(&q, &pool);
+	CHECK_OK(oq_file(&q, &pool, fd, 0, 100));
+	CHECK_INT_EQ(oq_flush(&q, &pool, sv[0]), -EPIPE);
+	oq_clear(&q, &pool);
+	close(fd);
+	close(sv[0]);
+	oq_pool_release(&pool);
+}
+
+int
+main(void)
+{
+	/* sendfile() has no MSG_NOSIGNAL; the reactor ignores SIGPIPE too. */
+	signal(SIGPIPE, SIG_IGN);
+	CHECK_RUN(test_accounting_and_pool, test_partial_sends,
+	    test_file_ranges, test_send_file_copy, test_short_file,
+	    test_file_without_dup, test_send_now_and_hangup);
+}
