@@ -91,7 +91,8 @@ heap_sift_down(struct timerheap *th, size_t i)
 
 		if (c >= th->len)
 			break;
-		if (c + 1 < th->len && heap_less(&th->heap[c + 1], &th->heap[c]))
+		if (c + 1 < th->len &&
+		    heap_less(&th->heap[c + 1], &th->heap[c]))
 			c++;
 		if (!heap_less(&th->heap[c], &e))
 			break;
