@@ -35,7 +35,6 @@
 
 #include "rawserver.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -50,6 +49,7 @@
 #include "bterr.h"
 #include "log.h"
 #include "outqueue.h"
+#include "sockutil.h"
 #include "timerheap.h"
 #include "xmalloc.h"
 
@@ -178,7 +178,7 @@ static int conn_flush(struct rs_conn *c);
 static void conn_update_events(struct rs_conn *c);
 
 /*
- * Clock and small socket helpers.
+ * The clock.  Socket helpers are in sockutil.c.
  */
 
 static uint64_t
@@ -188,106 +188,6 @@ clock_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int
-set_nonblock_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return -errno;
-	return 0;
-}
-
-/* socket() that is non-blocking and close-on-exec, or -errno. */
-static int
-sock_open(int family, int type)
-{
-	int fd;
-
-#ifdef SOCK_NONBLOCK
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-#else
-	int r;
-
-	fd = socket(family, type, 0);
-	if (fd < 0)
-		return -errno;
-	r = set_nonblock_cloexec(fd);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-#endif
-	return fd;
-}
-
-static int
-sock_error(int fd)
-{
-	int e = 0;
-	socklen_t len = sizeof(e);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-		return -errno;
-	return -e;
-}
-
-static void
-format_addr(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 =
-		    (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		snprintf(buf, len, "(family %d)", sa->sa_family);
-	}
-}
-
-/* Parse a numeric IPv4 or IPv6 address ("::1" or "[::1]") with a port. */
-static int
-parse_addr(const char *s, int port, struct sockaddr_storage *ss,
-    socklen_t *out_len)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	char tmp[INET6_ADDRSTRLEN];
-	size_t n = strlen(s);
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*out_len = sizeof(*s4);
-		return 0;
-	}
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(tmp)) {
-		memcpy(tmp, s + 1, n - 2);
-		tmp[n - 2] = '\0';
-		s = tmp;
-	}
-	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*out_len = sizeof(*s6);
-		return 0;
-	}
-	return -EINVAL;
 }
 
 /*
@@ -639,7 +539,7 @@ conn_new(struct rawserver *rs, int fd, const struct sockaddr *sa,
 		salen = sizeof(c->addr);
 	memcpy(&c->addr, sa, salen);
 	c->addrlen = salen;
-	format_addr(sa, c->name, sizeof(c->name));
+	sock_format_addr(sa, c->name, sizeof(c->name));
 	/* Small protocol messages should leave at once; failure is harmless. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->next = rs->conns;
@@ -940,7 +840,7 @@ rs_set_bind(struct rawserver *rs, const char *bind_addr)
 		rs->has_bind = false;
 		return 0;
 	}
-	if (parse_addr(bind_addr, 0, &ss, &len) < 0)
+	if (sock_parse_addr(bind_addr, 0, &ss, &len) < 0)
 		return -EINVAL;
 	rs->bind_ss = ss;
 	rs->bind_len = len;
@@ -1027,7 +927,7 @@ listener_dispatch(struct rs_listener *l)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
 		fd = accept(l->io.fd, (struct sockaddr *)&ss, &len);
-		if (fd >= 0 && set_nonblock_cloexec(fd) < 0) {
+		if (fd >= 0 && sock_set_nonblock_cloexec(fd) < 0) {
 			close(fd);
 			continue;
 		}
@@ -1054,106 +954,6 @@ listener_resume(void *ctx)
 	struct rs_listener *l = ctx;
 
 	poll_set_events(l->rs, &l->io, POLLIN);
-}
-
-/* A listening socket on addr (port included), or -errno. */
-static int
-listen_one(const struct sockaddr_storage *ss, socklen_t len)
-{
-	int one = 1;
-	int fd = sock_open(ss->ss_family, SOCK_STREAM);
-	int e;
-
-	if (fd < 0)
-		return fd;
-	/*
-	 * SO_REUSEADDR lets a restart reuse the port while old connections
-	 * sit in TIME_WAIT.  On Linux it still refuses a port that another
-	 * socket is listening on, so probing the range stays honest.
-	 */
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
-		goto fail;
-	if (listen(fd, SOMAXCONN) < 0)
-		goto fail;
-	return fd;
-fail:
-	e = errno;
-	close(fd);
-	return -e;
-}
-
-static void
-set_port(struct sockaddr_storage *ss, int port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-}
-
-static int
-get_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
-/*
- * Listen on one port: on `single` only, or on 0.0.0.0 and [::] together
- * (port 0: the kernel picks one, and [::] takes the same number).  fds[1]
- * stays -1 when this host has no IPv6.
- */
-static int
-listen_port(struct rawserver *rs, const struct sockaddr_storage *single,
-    socklen_t single_len, int port, int fds[2])
-{
-	struct sockaddr_storage v4, v6;
-	int fd, p;
-
-	fds[0] = fds[1] = -1;
-	if (single != NULL) {
-		v4 = *single;
-		set_port(&v4, port);
-		fd = listen_one(&v4, single_len);
-	} else {
-		parse_addr("0.0.0.0", port, &v4, &(socklen_t){ 0 });
-		fd = listen_one(&v4, sizeof(struct sockaddr_in));
-	}
-	if (fd < 0)
-		return fd;
-	p = get_port(fd);
-	if (p < 0) {
-		close(fd);
-		return p;
-	}
-	if (single != NULL || rs->no_v6) {
-		fds[0] = fd;
-		return p;
-	}
-	parse_addr("::", p, &v6, &(socklen_t){ 0 });
-	fds[1] = listen_one(&v6, sizeof(struct sockaddr_in6));
-	if (fds[1] == -EADDRINUSE) {
-		close(fd);
-		fds[1] = -1;
-		return -EADDRINUSE;
-	}
-	if (fds[1] < 0) {
-		log_debug("no IPv6 listener: %s", strerror(-fds[1]));
-		rs->no_v6 = true;
-		fds[1] = -1;
-	}
-	fds[0] = fd;
-	return p;
 }
 
 static void
@@ -1185,13 +985,14 @@ rs_listen(struct rawserver *rs, const char *bind_addr, int minport,
 	if (minport < 0 || maxport > 65535 || minport > maxport)
 		return bt_err_set(err, -EINVAL, "bad port range %d-%d",
 		    minport, maxport);
-	if (has_single && parse_addr(bind_addr, 0, &single, &single_len) < 0)
+	if (has_single &&
+	    sock_parse_addr(bind_addr, 0, &single, &single_len) < 0)
 		return bt_err_set(err, -EINVAL, "bad bind address %s",
 		    bind_addr);
 	/* Port 0 asks the kernel; [::] may find its choice taken: retry. */
 	for (int p = minport, tries = 0; p <= maxport; ) {
-		port = listen_port(rs, has_single ? &single : NULL, single_len,
-		    p, fds);
+		port = sock_listen_pair(has_single ? &single : NULL,
+		    single_len, p, &rs->no_v6, fds);
 		if (port >= 0)
 			break;
 		if (port != -EADDRINUSE && port != -EACCES)
@@ -1231,7 +1032,7 @@ rs_udp_open(struct rawserver *rs, int family, rs_udp_fn *fn, void *ctx)
 		errno = -fd;
 		return NULL;
 	}
-	parse_addr(family == AF_INET ? "0.0.0.0" : "::", 0, &ss,
+	sock_parse_addr(family == AF_INET ? "0.0.0.0" : "::", 0, &ss,
 	    &(socklen_t){ 0 });
 	if (bind(fd, (const struct sockaddr *)&ss, family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) < 0) {
@@ -1256,7 +1057,7 @@ rs_udp_open(struct rawserver *rs, int family, rs_udp_fn *fn, void *ctx)
 int
 rs_udp_port(const struct rs_udp *u)
 {
-	return get_port(u->io.fd);
+	return sock_port(u->io.fd);
 }
 
 int
@@ -1430,8 +1231,8 @@ signals_take(struct rawserver *rs)
 	}
 	if (pipe(rs->selfpipe) < 0)
 		return -errno;
-	if (set_nonblock_cloexec(rs->selfpipe[0]) < 0 ||
-	    set_nonblock_cloexec(rs->selfpipe[1]) < 0)
+	if (sock_set_nonblock_cloexec(rs->selfpipe[0]) < 0 ||
+	    sock_set_nonblock_cloexec(rs->selfpipe[1]) < 0)
 		return -errno;
 	rs->sigio.kind = RS_K_SIGNAL;
 	rs->sigio.fd = rs->selfpipe[0];
