@@ -49,6 +49,7 @@
 #include "bterr.h"
 #include "log.h"
 #include "outqueue.h"
+#include "sigwake.h"
 #include "sockutil.h"
 #include "timerheap.h"
 #include "xmalloc.h"
@@ -159,19 +160,9 @@ struct rawserver {
 	bool running;		/* inside rs_run(): rs->now is current */
 	bool stop;
 	int signo;
-	bool owns_signals;
-	int selfpipe[2];
+	struct sigwake sigs;	/* with close_on_signal */
 	struct rs_io sigio;
-	struct sigaction old_int, old_term;
 };
-
-/*
- * The write end of the signal self-pipe.  A signal handler can reach
- * nothing but file-scope state, so this (and not a stop flag) is the
- * module's one exception to "no mutable globals" (STYLE.md 8.2 rule 5).
- * Only one reactor at a time owns the signals.
- */
-static volatile sig_atomic_t rs_signal_wfd = -1;
 
 static void conn_close_err(struct rs_conn *c, int err);
 static int conn_flush(struct rs_conn *c);
@@ -1187,35 +1178,18 @@ watch_dispatch(struct rawserver *rs, struct rs_watch *w, short rev)
 }
 
 /*
- * Signals: the handler writes the signal number into a non-blocking
- * self-pipe that poll() watches, so a signal that lands between the check
- * of the loop condition and poll() still wakes it up.
+ * Signals (sigwake.c): the handlers write the signal number into a pipe
+ * that poll() watches, so a signal that lands between the check of the
+ * loop condition and poll() still wakes it up.
  */
-
-static void
-on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)sig;
-
-	if (rs_signal_wfd >= 0)
-		(void)!write(rs_signal_wfd, &b, 1);
-	errno = saved;
-}
 
 static void
 signal_dispatch(struct rawserver *rs)
 {
-	unsigned char buf[64];
-	ssize_t n;
+	int sig = sigwake_read(&rs->sigs);
 
-	for (;;) {
-		n = read(rs->selfpipe[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		rs->signo = buf[n - 1];
+	if (sig != 0) {
+		rs->signo = sig;
 		rs->stop = true;
 	}
 }
@@ -1223,44 +1197,15 @@ signal_dispatch(struct rawserver *rs)
 static int
 signals_take(struct rawserver *rs)
 {
-	struct sigaction sa;
+	int r = sigwake_take(&rs->sigs);
 
-	if (rs_signal_wfd >= 0) {
-		log_debug("another reactor owns SIGINT/SIGTERM");
-		return 0;
-	}
-	if (pipe(rs->selfpipe) < 0)
-		return -errno;
-	if (sock_set_nonblock_cloexec(rs->selfpipe[0]) < 0 ||
-	    sock_set_nonblock_cloexec(rs->selfpipe[1]) < 0)
-		return -errno;
+	if (r <= 0)
+		return r;
 	rs->sigio.kind = RS_K_SIGNAL;
-	rs->sigio.fd = rs->selfpipe[0];
+	rs->sigio.fd = rs->sigs.fds[0];
 	rs->sigio.pidx = -1;
 	poll_add(rs, &rs->sigio, POLLIN);
-	rs_signal_wfd = rs->selfpipe[1];
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: poll() returns EINTR */
-	sigaction(SIGINT, &sa, &rs->old_int);
-	sigaction(SIGTERM, &sa, &rs->old_term);
-	rs->owns_signals = true;
 	return 0;
-}
-
-static void
-signals_release(struct rawserver *rs)
-{
-	if (rs->owns_signals) {
-		sigaction(SIGINT, &rs->old_int, NULL);
-		sigaction(SIGTERM, &rs->old_term, NULL);
-		rs_signal_wfd = -1;
-		rs->owns_signals = false;
-	}
-	for (int i = 0; i < 2; i++)
-		if (rs->selfpipe[i] >= 0)
-			close(rs->selfpipe[i]);
 }
 
 /*
@@ -1382,7 +1327,7 @@ rs_stop(struct rawserver *rs)
 int
 rs_pending_signal(struct rawserver *rs)
 {
-	if (rs->owns_signals)
+	if (rs->sigs.owner)
 		signal_dispatch(rs);
 	return rs->signo;
 }
@@ -1397,7 +1342,7 @@ rs_new(const struct rs_config *cfg)
 	rs->cfg = cfg != NULL ? *cfg : defaults;
 	rs->now = clock_ms();
 	th_init(&rs->timers);
-	rs->selfpipe[0] = rs->selfpipe[1] = -1;
+	sigwake_init(&rs->sigs);
 	rs->rbuf = xmalloc(RS_RBUF_SIZE);
 	/*
 	 * sendfile() has no MSG_NOSIGNAL, so a peer that resets would kill
@@ -1408,7 +1353,7 @@ rs_new(const struct rs_config *cfg)
 		sigaction(SIGPIPE, &sa, NULL);
 	}
 	if (rs->cfg.close_on_signal && signals_take(rs) < 0) {
-		signals_release(rs);
+		sigwake_release(&rs->sigs);
 		free(rs->rbuf);
 		free(rs->pfds);
 		free(rs->owners);
@@ -1442,7 +1387,7 @@ rs_free(struct rawserver *rs)
 		rs_unwatch_fd(rs, rs->watches->io.fd);
 	rs->closing = rs->closing_tail = NULL;
 	sweep(rs);
-	signals_release(rs);
+	sigwake_release(&rs->sigs);
 	oq_pool_release(&rs->oqpool);
 	free(rs->rbuf);
 	free(rs->pfds);
