@@ -7,13 +7,14 @@
  *	poll() -> read the clock -> dispatch -> compact pollfds -> sweep
  *
  * Every object the loop watches (connection, listener, UDP socket, watched
- * fd, the signal self-pipe) begins with a struct rs_io that records its
- * slot in the pollfd array, so adding, removing and re-arming a descriptor
- * is O(1).  While dispatch walks the array nothing is moved: a removal only
- * clears the slot's owner and sets its fd to -1 (poll ignores negative
- * fds), and the holes are compacted by swap-remove after the walk (libuv
- * posix-poll.c does the same).  Objects themselves are freed only by the
- * sweep, so a callback may close anything, its own connection included.
+ * fd, the signal self-pipe) begins with a struct rs_io whose ps_link
+ * records its slot in the pollfd array (pollset.c), so adding, removing
+ * and re-arming a descriptor is O(1).  While dispatch walks the array
+ * nothing is moved: a removal only clears the slot's owner and sets its fd
+ * to -1 (poll ignores negative fds), and the holes are compacted by
+ * swap-remove after the walk (libuv posix-poll.c does the same).  Objects
+ * themselves are freed only by the sweep, so a callback may close
+ * anything, its own connection included.
  *
  * Writes made inside rs_run() (from any callback) are deferred: they are
  * copied into the connection's queue, small writes sharing a 64 KiB tail
@@ -29,7 +30,8 @@
  * What the kernel does not take stays queued and POLLOUT is armed only
  * while that queue is non-empty.  The queue itself (chunks, file ranges,
  * sendmsg() of up to OQ_IOV_MAX pieces, sendfile()) is outqueue.c; the
- * timer heap is timerheap.c.
+ * timer heap is timerheap.c, the signal pipe sigwake.c and the socket
+ * helpers sockutil.c.
  */
 #define _GNU_SOURCE	/* accept4, SOCK_NONBLOCK (Linux) */
 
@@ -49,6 +51,7 @@
 #include "bterr.h"
 #include "log.h"
 #include "outqueue.h"
+#include "pollset.h"
 #include "sigwake.h"
 #include "sockutil.h"
 #include "timerheap.h"
@@ -71,9 +74,9 @@ enum rs_kind {
 
 /* The part of every watched object that the pollfd bookkeeping needs. */
 struct rs_io {
+	struct ps_link link;	/* first: the dispatcher casts back */
 	enum rs_kind kind;
 	int fd;
-	int pidx;		/* slot in rs->pfds, or -1 */
 	struct rs_io *dead_next; /* sweep list (UDP sockets, fd watches) */
 };
 
@@ -131,11 +134,7 @@ struct rawserver {
 	struct rs_config cfg;
 	uint64_t now;
 
-	struct pollfd *pfds;
-	struct rs_io **owners;	/* owners[i] watches pfds[i]; NULL: a hole */
-	size_t npfd, pfd_cap;
-	bool iterating;
-	size_t holes;
+	struct pollset ps;	/* owners are struct rs_io */
 
 	struct timerheap timers;
 	uint64_t idle_task;
@@ -179,87 +178,6 @@ clock_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
- * The pollfd array.  Adding appends; removing swap-removes at once, or,
- * while dispatch is walking the array, only leaves a hole that
- * poll_compact() fills after the walk.
- */
-
-static void
-poll_add(struct rawserver *rs, struct rs_io *io, short events)
-{
-	size_t i;
-
-	if (rs->npfd == rs->pfd_cap) {
-		rs->pfd_cap = rs->pfd_cap ? rs->pfd_cap * 2 : 16;
-		rs->pfds = xreallocarray(rs->pfds, rs->pfd_cap,
-		    sizeof(*rs->pfds));
-		rs->owners = xreallocarray(rs->owners, rs->pfd_cap,
-		    sizeof(*rs->owners));
-	}
-	i = rs->npfd++;
-	rs->pfds[i].fd = io->fd;
-	rs->pfds[i].events = events;
-	rs->pfds[i].revents = 0;
-	rs->owners[i] = io;
-	io->pidx = (int)i;
-}
-
-static void
-poll_move(struct rawserver *rs, size_t to, size_t from)
-{
-	rs->pfds[to] = rs->pfds[from];
-	rs->owners[to] = rs->owners[from];
-	if (rs->owners[to] != NULL)
-		rs->owners[to]->pidx = (int)to;
-}
-
-static void
-poll_del(struct rawserver *rs, struct rs_io *io)
-{
-	size_t i;
-
-	if (io->pidx < 0)
-		return;
-	i = (size_t)io->pidx;
-	io->pidx = -1;
-	if (rs->iterating) {
-		rs->pfds[i].fd = -1;
-		rs->pfds[i].revents = 0;
-		rs->owners[i] = NULL;
-		rs->holes++;
-		return;
-	}
-	if (i != rs->npfd - 1)
-		poll_move(rs, i, rs->npfd - 1);
-	rs->npfd--;
-}
-
-static void
-poll_compact(struct rawserver *rs)
-{
-	size_t i = 0;
-
-	while (rs->holes > 0 && i < rs->npfd) {
-		if (rs->owners[i] != NULL) {
-			i++;
-			continue;
-		}
-		rs->holes--;
-		rs->npfd--;
-		if (i != rs->npfd)
-			poll_move(rs, i, rs->npfd);
-	}
-	rs->holes = 0;
-}
-
-static void
-poll_set_events(struct rawserver *rs, struct rs_io *io, short events)
-{
-	if (io->pidx >= 0)
-		rs->pfds[io->pidx].events = events;
 }
 
 /*
@@ -507,7 +425,7 @@ conn_update_events(struct rs_conn *c)
 		if (!oq_is_empty(&c->out))
 			ev |= POLLOUT;
 	}
-	poll_set_events(c->rs, &c->io, ev);
+	ps_set_events(&c->rs->ps, &c->io.link, ev);
 }
 
 static struct rs_conn *
@@ -519,7 +437,7 @@ conn_new(struct rawserver *rs, int fd, const struct sockaddr *sa,
 
 	c->io.kind = RS_K_CONN;
 	c->io.fd = fd;
-	c->io.pidx = -1;
+	c->io.link.pidx = -1;
 	c->rs = rs;
 	c->h = h;
 	c->ctx = ctx;
@@ -538,7 +456,7 @@ conn_new(struct rawserver *rs, int fd, const struct sockaddr *sa,
 		rs->conns->prev = c;
 	rs->conns = c;
 	rs->nconns++;
-	poll_add(rs, &c->io, incoming ? POLLIN : POLLOUT);
+	ps_add(&rs->ps, &c->io.link, c->io.fd, incoming ? POLLIN : POLLOUT);
 	return c;
 }
 
@@ -561,7 +479,7 @@ conn_close_err(struct rs_conn *c, int err)
 	c->closing = true;
 	c->close_err = err;
 	rs->nconns--;
-	poll_del(rs, &c->io);
+	ps_del(&rs->ps, &c->io.link);
 	if (c->connect_timer != 0) {
 		rs_cancel_task(rs, c->connect_timer);
 		c->connect_timer = 0;
@@ -683,8 +601,7 @@ rs_conn_pause_read(struct rs_conn *c, bool paused)
 	c->paused = paused;
 	if (!paused && c->parked) {
 		c->parked = false;
-		if (c->io.pidx >= 0)
-			c->rs->pfds[c->io.pidx].fd = c->io.fd;
+		ps_set_fd(&c->rs->ps, &c->io.link, c->io.fd);
 	}
 	conn_update_events(c);
 }
@@ -813,7 +730,7 @@ conn_dispatch(struct rawserver *rs, struct rs_conn *c, short rev)
 		conn_writable(c);
 	if (!c->closing && c->paused && hup) {
 		c->parked = true;
-		rs->pfds[c->io.pidx].fd = ~c->io.fd;
+		ps_set_fd(&rs->ps, &c->io.link, ~c->io.fd);
 	}
 }
 
@@ -933,7 +850,7 @@ listener_dispatch(struct rs_listener *l)
 		if (is_again(errno))
 			return;
 		log_warn("accept: %s", strerror(errno));
-		poll_set_events(rs, &l->io, 0);
+		ps_set_events(&rs->ps, &l->io.link, 0);
 		rs_add_task(rs, RS_ACCEPT_PAUSE_MS, listener_resume, l);
 		return;
 	}
@@ -944,7 +861,7 @@ listener_resume(void *ctx)
 {
 	struct rs_listener *l = ctx;
 
-	poll_set_events(l->rs, &l->io, POLLIN);
+	ps_set_events(&l->rs->ps, &l->io.link, POLLIN);
 }
 
 static void
@@ -955,13 +872,13 @@ listener_add(struct rawserver *rs, int fd, const struct rs_handler *h,
 
 	l->io.kind = RS_K_LISTEN;
 	l->io.fd = fd;
-	l->io.pidx = -1;
+	l->io.link.pidx = -1;
 	l->rs = rs;
 	l->h = h;
 	l->ctx = ctx;
 	l->next = rs->listeners;
 	rs->listeners = l;
-	poll_add(rs, &l->io, POLLIN);
+	ps_add(&rs->ps, &l->io.link, l->io.fd, POLLIN);
 }
 
 int
@@ -1035,13 +952,13 @@ rs_udp_open(struct rawserver *rs, int family, rs_udp_fn *fn, void *ctx)
 	u = xcalloc(1, sizeof(*u));
 	u->io.kind = RS_K_UDP;
 	u->io.fd = fd;
-	u->io.pidx = -1;
+	u->io.link.pidx = -1;
 	u->rs = rs;
 	u->fn = fn;
 	u->ctx = ctx;
 	u->next = rs->udps;
 	rs->udps = u;
-	poll_add(rs, &u->io, POLLIN);
+	ps_add(&rs->ps, &u->io.link, u->io.fd, POLLIN);
 	return u;
 }
 
@@ -1095,7 +1012,7 @@ rs_udp_close(struct rs_udp *u)
 		;
 	*pp = u->next;
 	u->dead = true;
-	poll_del(rs, &u->io);
+	ps_del(&rs->ps, &u->io.link);
 	close(u->io.fd);
 	u->io.fd = -1;
 	u->io.dead_next = rs->dead;
@@ -1141,12 +1058,12 @@ rs_watch_fd(struct rawserver *rs, int fd, rs_fd_fn *fn, void *ctx)
 	w = xcalloc(1, sizeof(*w));
 	w->io.kind = RS_K_WATCH;
 	w->io.fd = fd;
-	w->io.pidx = -1;
+	w->io.link.pidx = -1;
 	w->fn = fn;
 	w->ctx = ctx;
 	w->next = rs->watches;
 	rs->watches = w;
-	poll_add(rs, &w->io, POLLIN);
+	ps_add(&rs->ps, &w->io.link, w->io.fd, POLLIN);
 	return 0;
 }
 
@@ -1161,7 +1078,7 @@ rs_unwatch_fd(struct rawserver *rs, int fd)
 		w = *pp;
 		*pp = w->next;
 		w->dead = true;
-		poll_del(rs, &w->io);
+		ps_del(&rs->ps, &w->io.link);
 		w->io.dead_next = rs->dead;
 		rs->dead = &w->io;
 		return;
@@ -1203,8 +1120,8 @@ signals_take(struct rawserver *rs)
 		return r;
 	rs->sigio.kind = RS_K_SIGNAL;
 	rs->sigio.fd = rs->sigs.fds[0];
-	rs->sigio.pidx = -1;
-	poll_add(rs, &rs->sigio, POLLIN);
+	rs->sigio.link.pidx = -1;
+	ps_add(&rs->ps, &rs->sigio.link, rs->sigio.fd, POLLIN);
 	return 0;
 }
 
@@ -1248,16 +1165,16 @@ settle(struct rawserver *rs)
 static void
 dispatch(struct rawserver *rs)
 {
-	size_t n = rs->npfd;
+	size_t n = rs->ps.n;
 
-	rs->iterating = true;
+	ps_walk_begin(&rs->ps);
 	for (size_t i = 0; i < n; i++) {
-		short rev = rs->pfds[i].revents;
-		struct rs_io *io = rs->owners[i];
+		short rev = rs->ps.pfds[i].revents;
+		struct rs_io *io = (struct rs_io *)rs->ps.owners[i];
 
 		if (io == NULL || rev == 0)
 			continue;
-		rs->pfds[i].revents = 0;
+		rs->ps.pfds[i].revents = 0;
 		switch (io->kind) {
 		case RS_K_CONN:
 			conn_dispatch(rs, (struct rs_conn *)io, rev);
@@ -1276,8 +1193,7 @@ dispatch(struct rawserver *rs)
 			break;
 		}
 	}
-	rs->iterating = false;
-	poll_compact(rs);
+	ps_walk_end(&rs->ps);
 }
 
 int
@@ -1292,7 +1208,7 @@ rs_run(struct rawserver *rs)
 		settle(rs);
 		if (rs->stop)
 			break;
-		r = poll(rs->pfds, (nfds_t)rs->npfd,
+		r = poll(rs->ps.pfds, (nfds_t)rs->ps.n,
 		    th_timeout_ms(&rs->timers, rs->now));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -1341,6 +1257,7 @@ rs_new(const struct rs_config *cfg)
 
 	rs->cfg = cfg != NULL ? *cfg : defaults;
 	rs->now = clock_ms();
+	ps_init(&rs->ps);
 	th_init(&rs->timers);
 	sigwake_init(&rs->sigs);
 	rs->rbuf = xmalloc(RS_RBUF_SIZE);
@@ -1355,8 +1272,7 @@ rs_new(const struct rs_config *cfg)
 	if (rs->cfg.close_on_signal && signals_take(rs) < 0) {
 		sigwake_release(&rs->sigs);
 		free(rs->rbuf);
-		free(rs->pfds);
-		free(rs->owners);
+		ps_release(&rs->ps);
 		free(rs);
 		return NULL;
 	}
@@ -1390,8 +1306,7 @@ rs_free(struct rawserver *rs)
 	sigwake_release(&rs->sigs);
 	oq_pool_release(&rs->oqpool);
 	free(rs->rbuf);
-	free(rs->pfds);
-	free(rs->owners);
+	ps_release(&rs->ps);
 	th_release(&rs->timers);
 	free(rs);
 }
