@@ -17,6 +17,7 @@
 #include "bytes.h"
 #include "log.h"
 #include "rawserver.h"
+#include "sockutil.h"
 #include "xmalloc.h"
 
 /*
@@ -411,18 +412,6 @@ res_child_main(int in, int out)
 /* ---- The parent side ---- */
 
 static int
-res_set_flags(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return -errno;
-	return 0;
-}
-
-static int
 res_child_start(struct resolver *res)
 {
 	int req[2], ans[2];
@@ -440,8 +429,8 @@ res_child_start(struct resolver *res)
 		res_child_main(req[0], ans[1]);
 	close(req[0]);
 	close(ans[1]);
-	if (pid < 0 || res_set_flags(req[1]) != 0 ||
-	    res_set_flags(ans[0]) != 0 ||
+	if (pid < 0 || sock_set_nonblock_cloexec(req[1]) != 0 ||
+	    sock_set_nonblock_cloexec(ans[0]) != 0 ||
 	    rs_watch_fd(res->rs, ans[0], res_readable, res) != 0) {
 		int e = pid < 0 ? errno : EIO;
 
