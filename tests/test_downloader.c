@@ -221,6 +221,31 @@ answer_all(struct world *w, struct dl_peer *p, struct cn_conn *c, bool corrupt)
 	return done;
 }
 
+/* A peer that has every piece, bitfield received, still choking us. */
+static struct dl_peer *
+seed_peer(struct world *w, struct cn_conn *c)
+{
+	struct dl_peer *p;
+	uint8_t bits[1];
+
+	memset(c, 0, sizeof(*c));
+	c->interested = -1;
+	p = dl_peer_new(w->dl, c);
+	all_bits(bits);
+	CHECK_OK(dl_got_bitfield(p, bits, 1));
+	return p;
+}
+
+/* Deliver the block request r asked for, with the right bytes. */
+static int
+answer_one(struct world *w, struct dl_peer *p, const struct req *r)
+{
+	uint8_t buf[16384];
+
+	memcpy(buf, w->data + (size_t)r->i * PLEN + r->begin, r->len);
+	return dl_got_piece(p, r->i, r->begin, buf, r->len);
+}
+
 /* --- tests ------------------------------------------------------------------ */
 
 static void
@@ -229,16 +254,11 @@ test_download_from_one_seed(void)
 	struct world w;
 	struct cn_conn c;
 	struct dl_peer *p;
-	uint8_t bits[1];
 	uint8_t *got = malloc(TOTAL);
 	struct bt_err err = BT_ERR_INIT;
 
 	world_init(&w, 4);
-	memset(&c, 0, sizeof(c));
-	c.interested = -1;
-	p = dl_peer_new(w.dl, &c);
-	all_bits(bits);
-	CHECK_OK(dl_got_bitfield(p, bits, 1));
+	p = seed_peer(&w, &c);
 	CHECK(dl_peer_is_seed(p));
 	CHECK_INT_EQ(c.interested, 1);
 	CHECK_INT_EQ(c.nreqs, 0);	/* choked: no requests yet */
@@ -267,27 +287,16 @@ test_requests_in_batches(void)
 	struct world w;
 	struct cn_conn c;
 	struct dl_peer *p;
-	uint8_t bits[1], buf[16384];
 
 	world_init(&w, 8);
-	memset(&c, 0, sizeof(c));
-	c.interested = -1;
-	p = dl_peer_new(w.dl, &c);
-	all_bits(bits);
-	CHECK_OK(dl_got_bitfield(p, bits, 1));
+	p = seed_peer(&w, &c);
 	dl_got_unchoke(p);
 	CHECK_INT_EQ(c.nreqs, 8);
 	/* One block in: 7 of 8 outstanding, nothing asked yet. */
-	memcpy(buf, w.data + (size_t)c.reqs[0].i * PLEN + c.reqs[0].begin,
-	    c.reqs[0].len);
-	CHECK_OK(dl_got_piece(p, c.reqs[0].i, c.reqs[0].begin, buf,
-	    c.reqs[0].len));
+	CHECK_OK(answer_one(&w, p, &c.reqs[0]));
 	CHECK_INT_EQ(c.nreqs, 8);
 	/* Two in: a quarter of the queue is free, and is asked for at once. */
-	memcpy(buf, w.data + (size_t)c.reqs[1].i * PLEN + c.reqs[1].begin,
-	    c.reqs[1].len);
-	CHECK_OK(dl_got_piece(p, c.reqs[1].i, c.reqs[1].begin, buf,
-	    c.reqs[1].len));
+	CHECK_OK(answer_one(&w, p, &c.reqs[1]));
 	CHECK_INT_EQ(c.nreqs, 10);
 	/* The rest, including the endgame, still completes. */
 	while (c.nreqs > 2 && w.finished == 0 && !c.closed) {
