@@ -9,7 +9,7 @@
 #      seconds (user + system), peak RSS, the seeder's CPU seconds for the
 #      transfer, and each figure's ratio to btdownload's in the same run;
 #      every download is compared byte for byte with the source; each runs
-#      REPEAT times (default 2) and the fastest run is reported;
+#      REPEAT times (default 3) and the fastest run is reported;
 #   3. btdownload's start-up hash check of the data (in the page cache)
 #      next to `openssl speed -evp sha1`;
 #   4. one btdownload seeder loaded by bench/loadgen with N connections
@@ -44,7 +44,7 @@ DELAY_MS=${DELAY_MS:-50}
 TIMEOUT=${TIMEOUT:-300}
 BIG=${BIG:-}
 PARTS=${PARTS:-matrix check load relay}	# which parts to run
-REPEAT=${REPEAT:-2}	# runs of each leecher; the fastest is reported
+REPEAT=${REPEAT:-3}	# runs of each leecher; the fastest is reported
 DOC=${DOC-$TOP/docs/performance.md}
 B=$TOP/build/bench
 W=$(mktemp -d /tmp/btbench.XXXXXX)
@@ -716,7 +716,7 @@ machine up.  This VM hands freed memory back to the host (virtio-balloon
 free page reporting), and the next program to write into it pays for the
 host faulting it in again: the same 1 GiB download took 0.7 s or 3 s of
 system time depending on what ran before (before btdownload recycled its
-page cache; the other clients still pay it).  So each leecher runs twice and
+page cache; the other clients still pay it).  So each leecher runs three times and
 the faster run is shown, and the ratios within one run are the figures to
 compare.
 
