@@ -716,9 +716,9 @@ machine up.  This VM hands freed memory back to the host (virtio-balloon
 free page reporting), and the next program to write into it pays for the
 host faulting it in again: the same 1 GiB download took 0.7 s or 3 s of
 system time depending on what ran before (before btdownload recycled its
-page cache; the other clients still pay it).  So each leecher runs three times and
-the faster run is shown, and the ratios within one run are the figures to
-compare.
+page cache; the other clients still pay it).  So each leecher runs three
+times and the fastest run is shown, and the ratios within one run are the
+figures to compare.
 
 EOF
 	report
