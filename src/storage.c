@@ -1,4 +1,4 @@
-#define _GNU_SOURCE	/* syscall() for openat2, sync_file_range (Linux) */
+#define _GNU_SOURCE	/* syscall() for openat2, fallocate (Linux) */
 
 #include "storage.h"
 
