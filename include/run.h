@@ -10,7 +10,10 @@
 #ifndef BT_RUN_H
 #define BT_RUN_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "listener.h"
 
 struct download_status;
 struct pa_config;
@@ -26,12 +29,35 @@ char *run_status_json(const struct download_status *s);
 
 /* Shared with launchmany.c. */
 struct bt_err;
+struct daemon_ctx;
 struct download;
 struct rawserver;
-/* The reactor with btdownload's timeouts and connection cap. */
-struct rawserver *run__reactor(const struct pa_config *cfg);
+/* The reactor with btdownload's timeouts and connection cap; NULL with
+ * err set. */
+struct rawserver *run__reactor(const struct pa_config *cfg,
+    struct bt_err *err);
+/*
+ * Listen on --bind / --minport..--maxport for the torrents lookup()
+ * finds, and make outgoing connections from --bind too.  The port, or
+ * -1 with err set; *out_ls is set either way (ls_free() it).
+ */
+int run__listen(struct rawserver *rs, const struct pa_config *cfg,
+    ls_lookup_fn *lookup, void *ctx,
+    struct listener **out_ls, struct bt_err *err);
+/*
+ * The end of start-up: the pid file, daemon_ready() (the --daemon parent
+ * returns), then the log (see run__logging).  0 or -1 with err set.
+ */
+int run__ready(const struct pa_config *cfg, struct daemon_ctx *dc,
+    FILE **logfp, struct bt_err *err);
 /* The terminal's width, 80 if unknown. */
 int run__cols(void);
+struct fb_status;
+/* What the status display shows of a download's status s. */
+void run__fb_status(const struct download_status *s, struct fb_status *f);
+/* Seconds between status lines: --display_interval, else 0.5 on a
+ * terminal and 1 otherwise. */
+double run__display_interval(const struct pa_config *cfg, bool tty);
 /* One --status-json line for d on stdout (btdownload and btlaunchmany). */
 void run__print_json(struct download *d);
 /*

@@ -446,15 +446,7 @@ lm_tty_line(struct lm_entry *e, int cols)
 	char line[FB_LINE_LEN], esc[LOG_ESC_LEN];
 
 	download_get_status(e->d, &s);
-	memset(&f, 0, sizeof(f));
-	f.state = s.state;
-	f.done = s.done;
-	f.total = s.total;
-	f.down_rate = s.down_rate;
-	f.up_rate = s.up_rate;
-	f.peers = s.peers;
-	f.seeds = s.seeds;
-	f.eta = s.eta;
+	run__fb_status(&s, &f);
 	fb_tty_line(line, sizeof(line), &f, cols > LM_NAME_COLS + 20 ?
 	    cols - LM_NAME_COLS - 1 : 20);
 	log_escape(esc, sizeof(esc), s.name, strlen(s.name));
@@ -491,8 +483,7 @@ static void
 lm_display_task(void *arg)
 {
 	struct launchmany *lm = arg;
-	double iv = lm->cfg->display_interval > 0 ?
-	    lm->cfg->display_interval : lm->tty ? 0.5 : 1.0;
+	double iv = run__display_interval(lm->cfg, lm->tty);
 
 	lm_display(lm);
 	lm->display_task = rs_add_task(lm->rs, (uint64_t)(iv * 1000),
@@ -536,30 +527,15 @@ lm_setup(struct launchmany *lm, struct daemon_ctx *dc, struct bt_err *err)
 		return DOWNLOAD_EXIT_ERROR;
 	if ((r = lm_lock_dir(lm, err)) != 0)
 		return r;
-	if ((lm->rs = run__reactor(cfg)) == NULL) {
-		bt_err_set(err, -errno, "cannot create the reactor: %s",
-		    strerror(errno));
+	if ((lm->rs = run__reactor(cfg, err)) == NULL)
 		return DOWNLOAD_EXIT_ERROR;
-	}
 	lm->res = res_new(lm->rs);
-	lm->ls = ls_new(lm->rs, lm_lookup, lm);
-	port = ls_listen(lm->ls, cfg->bind, (int)cfg->minport,
-	    (int)cfg->maxport, err);
-	if (port < 0) {
-		bt_err_prefix(err, "cannot listen");
+	port = run__listen(lm->rs, cfg, lm_lookup, lm, &lm->ls, err);
+	if (port < 0)
 		return DOWNLOAD_EXIT_ERROR;
-	}
 	lm->port = (uint16_t)port;
-	log_info("listening on port %d", port);
-	if (cfg->pidfile[0] != '\0' &&
-	    daemon_write_pidfile(cfg->pidfile, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
-	    err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	if (cfg->daemon && run__logging(cfg, &lm->logfp, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	return 0;
+	return run__ready(cfg, dc, &lm->logfp, err) < 0 ?
+	    DOWNLOAD_EXIT_ERROR : 0;
 }
 
 /* A signal: stop every download, wait for them (bounded by theirs). */

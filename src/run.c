@@ -184,6 +184,30 @@ run_print_failure_json(int code, const char *msg)
 	free(line);
 }
 
+void
+run__fb_status(const struct download_status *s, struct fb_status *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->state = s->state;
+	f->done = s->done;
+	f->total = s->total;
+	f->down_rate = s->down_rate;
+	f->up_rate = s->up_rate;
+	f->downloaded = s->downloaded;
+	f->uploaded = s->uploaded;
+	f->peers = s->peers;
+	f->seeds = s->seeds;
+	f->eta = s->eta;
+}
+
+double
+run__display_interval(const struct pa_config *cfg, bool tty)
+{
+	if (cfg->display_interval > 0)
+		return cfg->display_interval;
+	return tty ? 0.5 : 1.0;
+}
+
 static void
 run_display(struct run *run)
 {
@@ -197,25 +221,8 @@ run_display(struct run *run)
 		return;
 	}
 	download_get_status(run->d, &s);
-	f.state = s.state;
-	f.done = s.done;
-	f.total = s.total;
-	f.down_rate = s.down_rate;
-	f.up_rate = s.up_rate;
-	f.downloaded = s.downloaded;
-	f.uploaded = s.uploaded;
-	f.peers = s.peers;
-	f.seeds = s.seeds;
-	f.eta = s.eta;
+	run__fb_status(&s, &f);
 	fb_print(stdout, run->tty, &f, run__cols());
-}
-
-static double
-run_display_interval(const struct run *run)
-{
-	if (run->cfg->display_interval > 0)
-		return run->cfg->display_interval;
-	return run->tty ? 0.5 : 1.0;
 }
 
 static void
@@ -225,42 +232,63 @@ run_display_task(void *arg)
 
 	run_display(run);
 	run->display_task = rs_add_task(run->rs,
-	    (uint64_t)(run_display_interval(run) * 1000), run_display_task,
+	    (uint64_t)(run__display_interval(run->cfg, run->tty) * 1000),
+	    run_display_task,
 	    run);
 }
 
 struct rawserver *
-run__reactor(const struct pa_config *cfg)
+run__reactor(const struct pa_config *cfg, struct bt_err *err)
 {
 	struct rs_config rc = RS_CONFIG_DEFAULT;
+	struct rawserver *rs;
 
 	rc.timeout_ms = (uint32_t)(cfg->timeout * 1000);
 	rc.timeout_check_ms = (uint32_t)(cfg->timeout_check_interval * 1000);
 	rc.connect_timeout_ms = (uint32_t)(cfg->connect_timeout * 1000);
 	rc.max_conns = cfg->max_allow_in;
-	return rs_new(&rc);
+	if ((rs = rs_new(&rc)) == NULL)
+		bt_err_set(err, -errno, "cannot create the reactor: %s",
+		    strerror(errno));
+	return rs;
 }
 
-static int
-run_listen(struct run *run, struct bt_err *err)
+int
+run__listen(struct rawserver *rs, const struct pa_config *cfg,
+    ls_lookup_fn *lookup, void *ctx, struct listener **out_ls,
+    struct bt_err *err)
 {
-	const struct pa_config *cfg = run->cfg;
 	int port;
 
-	run->ls = ls_new(run->rs, run_lookup, run);
-	port = ls_listen(run->ls, cfg->bind, (int)cfg->minport,
+	*out_ls = ls_new(rs, lookup, ctx);
+	port = ls_listen(*out_ls, cfg->bind, (int)cfg->minport,
 	    (int)cfg->maxport, err);
 	if (port < 0) {
 		bt_err_prefix(err, "cannot listen");
-		return DOWNLOAD_EXIT_ERROR;
+		return -1;
 	}
-	if (cfg->bind[0] != '\0' && rs_set_bind(run->rs, cfg->bind) < 0) {
+	if (cfg->bind[0] != '\0' && rs_set_bind(rs, cfg->bind) < 0) {
 		bt_err_set(err, -EINVAL, "cannot bind outgoing connections "
 		    "to %s", cfg->bind);
-		return DOWNLOAD_EXIT_ERROR;
+		return -1;
 	}
-	run->env.port = (uint16_t)port;
 	log_info("listening on port %d", port);
+	return port;
+}
+
+int
+run__ready(const struct pa_config *cfg, struct daemon_ctx *dc, FILE **logfp,
+    struct bt_err *err)
+{
+	/* The pid file exists by the time a --daemon parent returns. */
+	if (cfg->pidfile[0] != '\0' &&
+	    daemon_write_pidfile(cfg->pidfile, err) < 0)
+		return -1;
+	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
+	    err) < 0)
+		return -1;
+	if (cfg->daemon && run__logging(cfg, logfp, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -287,13 +315,10 @@ static int
 run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 {
 	const struct pa_config *cfg = run->cfg;
-	int code = 0;
+	int code = 0, port;
 
-	if ((run->rs = run__reactor(cfg)) == NULL) {
-		bt_err_set(err, -errno, "cannot create the reactor: %s",
-		    strerror(errno));
+	if ((run->rs = run__reactor(cfg, err)) == NULL)
 		return DOWNLOAD_EXIT_ERROR;
-	}
 	run->env.rs = run->rs;
 	run->env.res = res_new(run->rs);
 	run->env.end = run_end;
@@ -305,18 +330,12 @@ run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 	    err);
 	if (run->d == NULL)
 		return code;
-	if ((code = run_listen(run, err)) != 0)
-		return code;
-	/* The pid file exists by the time a --daemon parent returns. */
-	if (cfg->pidfile[0] != '\0' &&
-	    daemon_write_pidfile(cfg->pidfile, err) < 0)
+	port = run__listen(run->rs, cfg, run_lookup, run, &run->ls, err);
+	if (port < 0)
 		return DOWNLOAD_EXIT_ERROR;
-	if (daemon_ready(dc, cfg->logfile[0] != '\0' ? cfg->logfile : NULL,
-	    err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	if (cfg->daemon && run__logging(cfg, &run->logfp, err) < 0)
-		return DOWNLOAD_EXIT_ERROR;
-	return 0;
+	run->env.port = (uint16_t)port;
+	return run__ready(cfg, dc, &run->logfp, err) < 0 ?
+	    DOWNLOAD_EXIT_ERROR : 0;
 }
 
 /* After the loop: the exit status, stop, hooks, the final lines. */
@@ -407,7 +426,7 @@ run_single(const struct pa_config *cfg)
 		download_start(run.d);
 		if (run.display)
 			run.display_task = rs_add_task(run.rs,
-			    (uint64_t)(run_display_interval(&run) * 1000),
+			    (uint64_t)(run__display_interval(cfg, run.tty) * 1000),
 			    run_display_task, &run);
 		code = run_finish(&run, rs_run(run.rs));
 		snprintf(msg, sizeof(msg), "%s", download_exit_message(run.d));

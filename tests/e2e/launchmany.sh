@@ -4,7 +4,8 @@
 # second one downloads them, the third torrent added while it runs, written
 # slowly so that it must not be started half-written; a second btlaunchmany
 # on the same directory exits 8; a torrent removed from the directory is
-# stopped; and the upload cap is shared by the torrents.
+# stopped; the upload cap is shared by the torrents; and --bind sets the
+# address of outgoing connections as well as the listening one.
 . "$(dirname "$0")/lib.sh"
 
 BTLAUNCHMANY=$BINDIR/btlaunchmany
@@ -55,7 +56,7 @@ check "a second btlaunchmany on the directory: exit 8" \
 cp "$T/stor/a.bin.torrent" "$T/stor/multi.torrent" "$T/ltor/"
 spawn "$T/leech.log" "$BTLAUNCHMANY" "$T/ltor" --saveas_dir "$T/dl" \
 	--peer "127.0.0.1:$SP" --no-seed --status-json --scan_interval 1 \
-	--minport "$(free_port)" --maxport 65000
+	--bind 127.0.0.2 --minport "$(free_port)" --maxport 65000
 LEECH=$SPAWNED
 sleep 1
 # Each chunk lands well within a scan interval of the last: the file is
@@ -75,6 +76,8 @@ check "all three downloaded (done: $names)" \
 check "a.bin is right" cmp -s "$T/src/a.bin" "$T/dl/a.bin"
 check "c.bin, added while running, is right" cmp -s "$T/src/c.bin" "$T/dl/c.bin"
 check "multi is right" same_tree "$T/src/multi" "$T/dl/multi"
+check "--bind applies to outgoing connections too (seeder saw 127.0.0.2)" \
+	grep -q "127\.0\.0\.2:[0-9]*: peer connected" "$T/seed.log"
 check "c.bin.torrent was never read half-written" \
 	not_in "c.bin.torrent: .*exit status 3" "$T/leech.log"
 stop "$LEECH"
