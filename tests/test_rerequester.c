@@ -918,6 +918,17 @@ test_udp_v6(void)
 static void
 test_udp_bad(void)
 {
+	static const struct {
+		const char *mode, *err;
+	} fails[] = {
+		{ "error", "rejected by tracker - banned\\x0a" },
+		{ "short-announce",
+		    "bad data from tracker - short udp announce reply" },
+		{ "empty-announce", "rejected by tracker - (no reason given: "
+		    "empty udp announce reply)" },
+		{ "error-empty", "rejected by tracker - (no reason given)" },
+		{ "silent", "problem connecting to tracker - timed out" },
+	};
 	struct t t;
 	struct udp_fake f;
 
@@ -942,48 +953,20 @@ test_udp_bad(void)
 	rs_udp_close(f.u);
 	t_release(&t);
 
-	t_init(&t, "ok");
-	t.stop_on_error = true;
-	CHECK(udp_start(&t, &f, "error", false));
-	run_for(&t, 5000);
-	CHECK_STR_EQ(t.err, "rejected by tracker - banned\\x0a");
-	rs_udp_close(f.u);
-	t_release(&t);
-
-	t_init(&t, "ok");
-	t.stop_on_error = true;
-	CHECK(udp_start(&t, &f, "short-announce", false));
-	run_for(&t, 5000);
-	CHECK_STR_EQ(t.err, "bad data from tracker - short udp announce reply");
-	rs_udp_close(f.u);
-	t_release(&t);
-
-	/* Refusals without a text say so. */
-	t_init(&t, "ok");
-	t.stop_on_error = true;
-	CHECK(udp_start(&t, &f, "empty-announce", false));
-	run_for(&t, 5000);
-	CHECK_STR_EQ(t.err, "rejected by tracker - (no reason given: empty udp "
-	    "announce reply)");
-	rs_udp_close(f.u);
-	t_release(&t);
-
-	t_init(&t, "ok");
-	t.stop_on_error = true;
-	CHECK(udp_start(&t, &f, "error-empty", false));
-	run_for(&t, 5000);
-	CHECK_STR_EQ(t.err, "rejected by tracker - (no reason given)");
-	rs_udp_close(f.u);
-	t_release(&t);
-
-	/* No answer: 100 + 200 + 400 ms, then the error. */
-	t_init(&t, "ok");
-	t.stop_on_error = true;
-	CHECK(udp_start(&t, &f, "silent", false));
-	run_for(&t, 5000);
-	CHECK_STR_EQ(t.err, "problem connecting to tracker - timed out");
-	rs_udp_close(f.u);
-	t_release(&t);
+	/*
+	 * Replies that end the announce, and what the user is told.  Refusals
+	 * without a text say so; no answer at all is 100 + 200 + 400 ms of
+	 * retransmissions, then the error.
+	 */
+	for (size_t k = 0; k < sizeof(fails) / sizeof(fails[0]); k++) {
+		t_init(&t, "ok");
+		t.stop_on_error = true;
+		CHECK(udp_start(&t, &f, fails[k].mode, false));
+		run_for(&t, 5000);
+		CHECK_STR_EQ(t.err, fails[k].err);
+		rs_udp_close(f.u);
+		t_release(&t);
+	}
 }
 
 static void
