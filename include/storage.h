@@ -47,6 +47,7 @@ struct storage;
 struct st_file {
 	const char *path;	/* relative; ignored when single_file */
 	uint64_t length;
+	bool whole;		/* all of it will be written: allocate it */
 };
 
 struct st_config {

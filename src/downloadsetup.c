@@ -208,6 +208,20 @@ download_map_files(struct download *d)
 
 /* --- storage -------------------------------------------------------------- */
 
+/* Whether every piece holding a byte of [off, off + len) is wanted. */
+static bool
+download_wants_all(const struct download *d, uint64_t off, uint64_t len)
+{
+	uint64_t plen = d->mi.piece_length;
+
+	if (len == 0)
+		return false;
+	for (uint64_t p = off / plen; p <= (off + len - 1) / plen; p++)
+		if (!bf_get(&d->wanted, (uint32_t)p))
+			return false;
+	return true;
+}
+
 static int
 download_open_storage(struct download *d, struct bt_err *err)
 {
@@ -215,11 +229,15 @@ download_open_storage(struct download *d, struct bt_err *err)
 	struct st_file *files = xcalloc(mi->nfiles, sizeof(*files));
 	struct st_config stc = ST_CONFIG_INIT;
 	struct sw_config swc = SW_CONFIG_INIT;
+	uint64_t off = 0;
 
 	download_map_files(d);
 	for (size_t i = 0; i < mi->nfiles; i++) {
 		files[i].path = d->st_paths[i];
 		files[i].length = mi->files[i].length;
+		files[i].whole = download_wants_all(d, off,
+		    mi->files[i].length);
+		off += mi->files[i].length;
 	}
 	stc.max_open_files = (int)d->cfg->max_open_files;
 	d->st = st_new(d->save_path, files, mi->nfiles, !mi->multi_file, &stc,

@@ -197,6 +197,7 @@ st_alloc(const struct st_file *files, size_t nfiles, bool single,
 		f->rel = single ? NULL : xstrdup(files[i].path);
 		f->begin = st->total;
 		f->length = files[i].length;
+		f->allocated = !files[i].whole;	/* nothing to do */
 		f->fd = -1;
 		if (f->length > 0)
 			st->rng[st->nrng++] = (uint32_t)i;
@@ -699,8 +700,10 @@ io_full(int fd, void *rbuf, const void *wbuf, size_t n, uint64_t off)
 }
 
 /*
- * Before the first write to a file in this run, give it its blocks at
- * once (as aria2's --file-allocation=falloc does): the file system then
+ * Before the first write to a file that will be written whole (st_file's
+ * `whole`: not a file that --only or --range leave partly unwanted, whose
+ * unwanted bytes must stay holes), give it its blocks at once (as aria2's
+ * --file-allocation=falloc does): the file system then
  * allocates each page's block when it writes the page back, instead of
  * reserving and accounting for every 4 KiB page as it is written, and
  * the file is not fragmented.  Holes only: existing data is untouched.

@@ -634,7 +634,7 @@ static void
 test_write_window(void)
 {
 	enum { MIB = 1 << 20, LEN = 48 * MIB };
-	static const struct st_file one = { "w.bin", LEN };
+	static const struct st_file one = { "w.bin", LEN, true };
 	struct storage *st;
 	struct bt_err err;
 	struct stat sb;

@@ -100,6 +100,10 @@ check "--range: the range's bytes" \
 	<(tail -c +100001 "$T/r/big.bin" | head -c 100001)
 check "--range: nothing else was fetched" \
 	[ "$(json_field "$T/r1.log" downloaded)" = $((4 * PL)) ]
+# Only files written whole get their blocks allocated up front.
+blocks=$(du -k "$T/r/big.bin" | cut -f1)
+check "--range: the rest of big.bin stays a hole ($blocks KiB of 1280)" \
+	[ "$blocks" -le 256 ]
 get "$T/r2.log" "$T/big.torrent" "$T/r2/big.bin" --range 2G-
 check "--range past the end: exit 2" [ $ST -eq 2 ]
 
