@@ -54,8 +54,8 @@ on_piece(void *ctx, uint32_t i, bool ok)
 static struct storage *
 make_torrent(uint8_t *data, struct sha1 *hashes)
 {
-	struct st_file files[3] = { { "a", 70000 }, { "empty", 0 },
-	    { "sub/b", 130001 } };
+	struct st_file files[3] = { { "a", 70000, false },
+	    { "empty", 0, false }, { "sub/b", 130001, false } };
 	struct bt_err err = BT_ERR_INIT;
 	struct storage *st;
 	char dir[128];

@@ -93,13 +93,13 @@ count_open_fds(void)
 
 /* Three data files with zero-length files between and after them. */
 static const struct st_file multi[] = {
-	{ "a.bin", 1000 },
-	{ "sub/empty", 0 },
-	{ "sub/b.bin", 3000 },
-	{ "c/d/e.bin", 1 },
-	{ "c/empty2", 0 },
-	{ "z.bin", 5000 },
-	{ "last-empty", 0 },
+	{ "a.bin", 1000, false },
+	{ "sub/empty", 0, false },
+	{ "sub/b.bin", 3000, false },
+	{ "c/d/e.bin", 1, false },
+	{ "c/empty2", 0, false },
+	{ "z.bin", 5000, false },
+	{ "last-empty", 0, false },
 };
 #define NMULTI (sizeof(multi) / sizeof(multi[0]))
 #define MULTI_TOTAL 9001
@@ -208,8 +208,9 @@ static void
 test_fd_pool(void)
 {
 	static const struct st_file five[] = {
-		{ "f0", 100 }, { "f1", 100 }, { "f2", 100 }, { "f3", 100 },
-		{ "f4", 100 },
+		{ "f0", 100, false }, { "f1", 100, false },
+		{ "f2", 100, false }, { "f3", 100, false },
+		{ "f4", 100, false },
 	};
 	struct st_config cfg = ST_CONFIG_INIT;
 	uint8_t src[500], got[500];
@@ -247,7 +248,7 @@ test_fd_pool(void)
 static void
 test_single_file(void)
 {
-	struct st_file one = { NULL, 777 };
+	struct st_file one = { NULL, 777, false };
 	uint8_t src[777], got[777];
 	char path[128];
 	struct bt_err err = BT_ERR_INIT;
@@ -281,7 +282,7 @@ static void
 test_partial_existing(void)
 {
 	static const struct st_file two[] = {
-		{ "p/x", 1000 }, { "p/y", 1000 },
+		{ "p/x", 1000, false }, { "p/y", 1000, false },
 	};
 	uint8_t data[600];
 	char dir[128], p[192];
@@ -314,7 +315,7 @@ test_bad_paths(void)
 	static const char *bad[] = {
 		"../x", "/etc/passwd", "a//b", "./a", "a/.", "a/..", "", "a/",
 	};
-	struct st_file f[2] = { { "ok", 1 }, { NULL, 1 } };
+	struct st_file f[2] = { { "ok", 1, false }, { NULL, 1, false } };
 	char dir[128];
 	struct bt_err err = BT_ERR_INIT;
 
@@ -337,7 +338,7 @@ test_bad_paths(void)
 static void
 test_unwritable_path(void)
 {
-	static const struct st_file f[] = { { "sub/b.bin", 10 } };
+	static const struct st_file f[] = { { "sub/b.bin", 10, false } };
 	char dir[128], p[192];
 	struct bt_err err = BT_ERR_INIT;
 
@@ -358,7 +359,7 @@ test_unwritable_path(void)
 static void
 test_write_errors(void)
 {
-	static const struct st_file f[] = { { "big.bin", 1 << 20 } };
+	static const struct st_file f[] = { { "big.bin", 1 << 20, false } };
 	struct rlimit old, lim;
 	uint8_t buf[4096] = { 0 };
 	char dir[128], p[192];
@@ -394,9 +395,9 @@ test_write_errors(void)
 static void
 test_symlinks_refused(void)
 {
-	static const struct st_file f[] = { { "a.bin", 5 } };
-	static const struct st_file g[] = { { "sub/a.bin", 5 } };
-	struct st_file one = { NULL, 5 };
+	static const struct st_file f[] = { { "a.bin", 5, false } };
+	static const struct st_file g[] = { { "sub/a.bin", 5, false } };
+	struct st_file one = { NULL, 5, false };
 	char dir[128], p[192], target[192];
 	uint8_t got[16];
 	struct bt_err err = BT_ERR_INIT;
@@ -447,7 +448,7 @@ static void
 planted_before_start(bool walk)
 {
 	static const struct st_file f[] = {
-		{ "top.bin", 10 }, { "a/b/c.bin", 10 },
+		{ "top.bin", 10, false }, { "a/b/c.bin", 10, false },
 	};
 	struct st_config cfg = ST_CONFIG_INIT;
 	char dir[128], p[192], out[128], name[32];
@@ -488,7 +489,7 @@ static void
 swapped_after_start(bool walk)
 {
 	static const struct st_file f[] = {
-		{ "sub/deep/a.bin", 100 }, { "b.bin", 100 },
+		{ "sub/deep/a.bin", 100, false }, { "b.bin", 100, false },
 	};
 	struct st_config cfg = ST_CONFIG_INIT;
 	char dir[128], p[192], q[192], out[128], name[32];

@@ -20,11 +20,11 @@
  * the last piece 30241 bytes (a short second block).
  */
 static const struct st_file files[] = {
-	{ "one.bin", 123457 },
-	{ "sub/empty", 0 },
-	{ "sub/two.bin", 200000 },
-	{ "three", 1 },
-	{ "four/four.bin", 99999 },
+	{ "one.bin", 123457, false },
+	{ "sub/empty", 0, false },
+	{ "sub/two.bin", 200000, false },
+	{ "three", 1, false },
+	{ "four/four.bin", 99999, false },
 };
 #define NFILES	(sizeof(files) / sizeof(files[0]))
 #define TOTAL	423457u
@@ -521,7 +521,7 @@ static void
 test_check_straddling(void)
 {
 	static const struct st_file big[] = {
-		{ "a", 1500000 }, { "b", 0 }, { "c", 1300001 },
+		{ "a", 1500000, false }, { "b", 0, false }, { "c", 1300001, false },
 	};
 	enum { BIG_PLEN = 327680, BIG_TOTAL = 2800001, BIG_NP = 9 };
 	struct sha1 h[BIG_NP];
@@ -583,7 +583,7 @@ secs_since(const struct timespec *t0)
 static void
 bench_download(struct sha1 *h, uint32_t np, uint32_t plen, uint8_t *buf)
 {
-	struct st_file f = { "dl.bin", (uint64_t)np * plen };
+	struct st_file f = { "dl.bin", (uint64_t)np * plen, false };
 	struct bt_err err = BT_ERR_INIT;
 	struct storage *st;
 	struct storagewrapper *sw;
@@ -616,7 +616,7 @@ static struct storage *
 bench_make(const char *path, uint32_t np, uint32_t plen, struct sha1 *h,
     uint8_t *buf)
 {
-	struct st_file f = { "bench.bin", (uint64_t)np * plen };
+	struct st_file f = { "bench.bin", (uint64_t)np * plen, false };
 	struct bt_err err = BT_ERR_INIT;
 	struct storage *st = st_new(path, &f, 1, true, NULL, &err);
 
@@ -639,7 +639,7 @@ static struct storage *
 bench_open(const char *path, uint64_t total, uint32_t plen, struct sha1 *h,
     uint8_t *buf)
 {
-	struct st_file f = { "bench.bin", total };
+	struct st_file f = { "bench.bin", total, false };
 	struct bt_err err = BT_ERR_INIT;
 	struct storage *st = st_new(path, &f, 1, true, NULL, &err);
 	size_t n;

@@ -125,7 +125,7 @@ static void
 world_init(struct world *w)
 {
 	struct rs_config rc = RS_CONFIG_DEFAULT;
-	struct st_file f = { "", TOTAL };
+	struct st_file f = { "", TOTAL, false };
 	struct ul_config uc = { 131072, 20.0, 5.0, 65536 };
 	struct sha1 hashes[NPIECES];
 	uint8_t *data = malloc(TOTAL);
