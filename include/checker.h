@@ -6,8 +6,10 @@
  *
  * The caller picks the pieces (a resume file may have vouched for the
  * others) and calls ck_step() until it returns 1.  Reads go through
- * storage in chunks of CK_CHUNK bytes, in ascending order, with sequential
- * read-ahead hinted to the kernel; nothing is written.
+ * storage in chunks of at most CK_CHUNK bytes, with sequential read-ahead
+ * hinted to the kernel; nothing is written.  Two pieces are hashed side by
+ * side (sha1pair.h), so pieces are reported in ascending order except
+ * that a shorter last piece may come before the one beside it.
  */
 #ifndef BT_CHECKER_H
 #define BT_CHECKER_H

@@ -1,13 +1,14 @@
 #include "storagewrapper.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bitfield.h"
 #include "bterr.h"
+#include "checker.h"
 #include "log.h"
 #include "sha.h"
 #include "storage.h"
@@ -644,113 +645,27 @@ sw_map_piece(struct storagewrapper *sw, uint32_t i, uint32_t begin,
 
 /* ---- the start-up hash check ----
  *
- * One thread, as everywhere (docs/architecture.md, "Hashing on one
- * thread").  Runs of candidate pieces are read in CHK_CHUNK steps into one
- * reused, page-aligned buffer, and each chunk is hashed as soon as it is
- * read, while it is still in the CPU's cache; pieces may straddle chunks.
- * st_set_sequential() widens the kernel's readahead, and WILLNEED keeps
- * the next CHK_AHEAD bytes queued for reading, so a cold disk reads while
- * we hash.  mmap() would save the copy out of the page cache, but turns a
- * read error into SIGBUS, and measured it gains too little for that.
+ * The same checker (checker.h) that btdownload runs a step at a time from
+ * its reactor, run here to the end at once over the pieces worth reading.
  */
 
-#define CHK_CHUNK	(1u << 20)
-#define CHK_AHEAD	(8u << 20)
-#define CHK_HINT_FILES	4	/* files one hint may open, at most */
-
-struct checker {
+struct check_run {
 	struct storagewrapper *sw;
-	uint8_t *buf;		/* CHK_CHUNK bytes */
-	uint64_t hinted;	/* WILLNEED given up to this torrent offset */
-	uint32_t done;		/* pieces examined: hashed or skipped */
-	uint32_t reported;	/* last done value given to fn */
 	sw_progress_fn *fn;
 	void *ctx;
+	uint32_t done;		/* pieces examined: hashed or skipped */
 };
 
 static void
-report(struct checker *c)
+checked_piece(void *ctx, uint32_t i, bool ok)
 {
-	if (c->fn != NULL && c->done != c->reported) {
-		c->reported = c->done;
+	struct check_run *c = ctx;
+
+	if (ok)
+		sw_mark_have(c->sw, i);
+	c->done++;
+	if (c->fn != NULL)
 		c->fn(c->ctx, c->done, c->sw->npieces);
-	}
-}
-
-/*
- * Queue [c->hinted, min(end, off + CHK_AHEAD)) for reading, once at least
- * half a window is missing.  Hints are best effort: errors are ignored.
- * Only a few files are opened per call, so that a window of many small
- * files cannot churn the storage's fd pool.
- */
-static void
-hint_ahead(struct checker *c, uint64_t off, uint64_t end)
-{
-	uint64_t stop = end - off < CHK_AHEAD ? end : off + CHK_AHEAD;
-	uint64_t fo;
-	size_t n;
-	int fd;
-
-	if (c->hinted < off)
-		c->hinted = off;
-	if (c->hinted >= stop || c->hinted - off >= CHK_AHEAD / 2)
-		return;
-	for (int k = 0; k < CHK_HINT_FILES && c->hinted < stop; k++) {
-		if (st_map(c->sw->st, c->hinted, (size_t)(stop - c->hinted),
-		    &fd, &fo, &n, NULL) < 0)
-			return;
-		(void)posix_fadvise(fd, (off_t)fo, (off_t)n,
-		    POSIX_FADV_WILLNEED);
-		c->hinted += n;
-	}
-}
-
-/* Hash n bytes of buf, torrent offset off; mark the pieces that match. */
-static void
-hash_chunk(struct checker *c, uint64_t off, size_t n)
-{
-	struct storagewrapper *sw = c->sw;
-	size_t pos = 0;
-	uint32_t i, in, take, plen;
-	struct sha1 d;
-
-	while (pos < n) {
-		i = (uint32_t)(off / sw->piece_len);
-		in = (uint32_t)(off - piece_off(sw, i));
-		plen = sw_piece_len(sw, i);
-		take = plen - in < n - pos ? plen - in : (uint32_t)(n - pos);
-		if (in == 0)
-			sha1_init(sw->sha);
-		sha1_update(sw->sha, c->buf + pos, take);
-		if (in + take == plen) {
-			sha1_final(sw->sha, &d);
-			if (memcmp(d.b, sw->hashes[i].b, SHA1_LEN) == 0)
-				sw_mark_have(sw, i);
-			c->done++;
-		}
-		pos += take;
-		off += take;
-	}
-}
-
-/* Read and hash [off, end), a run of whole candidate pieces. */
-static int
-check_run(struct checker *c, uint64_t off, uint64_t end, struct bt_err *err)
-{
-	size_t n;
-	int r;
-
-	while (off < end) {
-		hint_ahead(c, off, end);
-		n = end - off < CHK_CHUNK ? (size_t)(end - off) : CHK_CHUNK;
-		r = st_read(c->sw->st, off, c->buf, n, err);
-		if (r < 0)
-			return r;
-		hash_chunk(c, off, n);
-		off += n;
-		report(c);
-	}
-	return 0;
 }
 
 /* Worth reading: not had, not started, and on disk before we began. */
@@ -761,51 +676,28 @@ is_candidate(const struct storagewrapper *sw, uint32_t i)
 	    st_range_existed(sw->st, piece_off(sw, i), sw_piece_len(sw, i));
 }
 
-static int
-check_all(struct checker *c, struct bt_err *err)
-{
-	const struct storagewrapper *sw = c->sw;
-	uint32_t i = 0, j;
-	int r = 0;
-
-	/* Runs of consecutive candidates are read as one stream. */
-	while (i < sw->npieces && r == 0) {
-		if (!is_candidate(sw, i)) {
-			c->done++;
-			i++;
-			continue;
-		}
-		for (j = i + 1; j < sw->npieces && is_candidate(sw, j); j++)
-			continue;
-		r = check_run(c, piece_off(sw, i),
-		    piece_off(sw, j - 1) + sw_piece_len(sw, j - 1), err);
-		i = j;
-	}
-	return r;
-}
-
 int
 sw_check_existing(struct storagewrapper *sw, sw_progress_fn *fn, void *ctx,
     struct bt_err *err)
 {
-	struct checker c;
+	struct check_run c = { sw, fn, ctx, 0 };
+	struct bitfield todo;
+	struct checker *ck;
 	int r;
 
-	memset(&c, 0, sizeof(c));
-	c.sw = sw;
-	c.fn = fn;
-	c.ctx = ctx;
-	/* Page-aligned, so the kernel's copy runs on whole cache lines. */
-	if (posix_memalign((void **)&c.buf, 4096, CHK_CHUNK) != 0)
-		fatal("out of memory (%u bytes)", CHK_CHUNK);
+	bf_init(&todo, sw->npieces);
+	for (uint32_t i = 0; i < sw->npieces; i++)
+		if (is_candidate(sw, i))
+			bf_set(&todo, i);
+	c.done = sw->npieces - todo.count;
 	if (fn != NULL)
-		fn(ctx, 0, sw->npieces);
-	st_set_sequential(sw->st, true);
+		fn(ctx, c.done, sw->npieces);
+	ck = ck_new(sw->st, sw->hashes, sw->piece_len, st_total_len(sw->st),
+	    &todo);
 	/* Pieces that matched before an error stay had. */
-	r = check_all(&c, err);
-	st_set_sequential(sw->st, false);
-	free(c.buf);
-	if (r == 0 && fn != NULL && c.reported != sw->npieces)
-		fn(ctx, sw->npieces, sw->npieces);
-	return r;
+	while ((r = ck_step(ck, SIZE_MAX, checked_piece, &c, err)) == 0)
+		continue;
+	ck_free(ck);
+	bf_release(&todo);
+	return r < 0 ? r : 0;
 }
