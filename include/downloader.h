@@ -30,6 +30,13 @@ struct dl_config {
 	double max_rate_period;		/* 20 s */
 };
 
+/*
+ * A complete piece may wait this long to be hashed beside the next one to
+ * complete (storagewrapper.h, sw_set_verified): at full speed the next one
+ * comes within a millisecond, and a slow download loses no more than this.
+ */
+#define DL_VERIFY_WAIT_MS	5
+
 struct dl_callbacks {
 	void (*piece_verified)(void *ctx, uint32_t i);
 	void (*piece_failed)(void *ctx, uint32_t i, uint32_t len);

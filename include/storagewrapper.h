@@ -39,7 +39,12 @@ enum {
 	SW_PIECE_OK = 1,	/* completed the piece, hash matched, had */
 	SW_PIECE_FAILED = 2,	/* completed the piece, hash failed, reset */
 	SW_BLOCK_IGNORED = 3,	/* already had, or not on our block grid */
+	SW_PIECE_QUEUED = 4,	/* completed the piece; the verdict goes to
+				   the verified callback (sw_set_verified) */
 };
+
+/* With sw_set_verified(): piece i was hashed; ok: it matched and is had. */
+typedef void sw_verified_fn(void *ctx, uint32_t i, bool ok);
 
 struct sw_config {
 	uint32_t block_size;	/* 0: SW_DEFAULT_BLOCK_SIZE */
@@ -115,6 +120,21 @@ void sw_request_lost(struct storagewrapper *sw, uint32_t i, uint32_t begin,
  */
 int sw_piece_came_in(struct storagewrapper *sw, uint32_t i, uint32_t begin,
     const uint8_t *data, uint32_t len, struct bt_err *err);
+
+/*
+ * From now on completed pieces are not answered with SW_PIECE_OK or
+ * SW_PIECE_FAILED but with SW_PIECE_QUEUED, and each verdict goes to fn,
+ * from inside sw_piece_came_in() or sw_verify_held().  This lets a piece
+ * in memory wait for a second one to be hashed beside it (sha1pair.h):
+ * the caller must then call sw_verify_held() soon after sw_has_held()
+ * turns true (btdownload: within a few milliseconds), or the piece waits
+ * for the next one to complete.
+ */
+void sw_set_verified(struct storagewrapper *sw, sw_verified_fn *fn,
+    void *ctx);
+bool sw_has_held(const struct storagewrapper *sw);
+/* Verify the held piece now, alone.  0 or the -errno of a disk error. */
+int sw_verify_held(struct storagewrapper *sw, struct bt_err *err);
 
 /*
  * Read len bytes at begin of a piece we have into buf.  -ENOENT when we do

@@ -60,7 +60,11 @@ struct downloader {
 	struct crm measure;
 	bool finished;
 	bool shutting_down;
+	bool refill;		/* a piece failed: ask everyone for more */
+	uint64_t verify_task;	/* dl_verify_task is queued */
 };
+
+static void dl_verified(void *ctx, uint32_t i, bool ok);
 
 static double
 dl_now(const struct downloader *dl)
@@ -82,6 +86,7 @@ dl_new(struct rawserver *rs, struct storagewrapper *sw, struct piecepicker *pp,
 	dl->ctx = ctx;
 	dl->finished = sw_is_complete(sw);
 	crm_init(&dl->measure, cfg->max_rate_period, 1.0, dl_now(dl));
+	sw_set_verified(sw, dl_verified, dl);
 	return dl;
 }
 
@@ -94,6 +99,11 @@ dl_shutdown(struct downloader *dl)
 void
 dl_free(struct downloader *dl)
 {
+	if (dl == NULL)
+		return;
+	if (dl->verify_task != 0)
+		rs_cancel_task(dl->rs, dl->verify_task);
+	sw_set_verified(dl->sw, NULL, NULL);
 	free(dl);
 }
 
@@ -452,18 +462,20 @@ dl_cancel_others(struct dl_peer *p, uint32_t i, uint32_t begin, uint32_t len)
 	}
 }
 
-static void
+/* Note that p sent some of piece i; whether i was not noted yet. */
+static bool
 dl_add_contrib(struct dl_peer *p, uint32_t i)
 {
 	for (size_t k = 0; k < p->ncontrib; k++)
 		if (p->contrib[k] == i)
-			return;
+			return false;
 	if (p->ncontrib == DL_MAX_CONTRIB)
 		memmove(p->contrib, p->contrib + 1,
 		    (DL_MAX_CONTRIB - 1) * sizeof(p->contrib[0]));
 	else
 		p->ncontrib++;
 	p->contrib[p->ncontrib - 1] = i;
+	return true;
 }
 
 /* Remove i from the peer's contributions; whether it was there. */
@@ -515,6 +527,7 @@ dl_piece_failed(struct downloader *dl, uint32_t i)
 	size_t senders = 0;
 
 	pp_bump(dl->pp, i);
+	dl->refill = true;
 	dl->cb->piece_failed(dl->ctx, i, len);
 	for (struct dl_peer *q = dl->peers; q != NULL; q = q->next) {
 		if (dl_take_contrib(q, i)) {
@@ -532,6 +545,44 @@ dl_piece_failed(struct downloader *dl, uint32_t i)
 	}
 }
 
+/* The storagewrapper's verdict on piece i (sw_set_verified). */
+static void
+dl_verified(void *ctx, uint32_t i, bool ok)
+{
+	struct downloader *dl = ctx;
+
+	if (ok)
+		dl_piece_ok(dl, i);
+	else
+		dl_piece_failed(dl, i);
+}
+
+/* The blocks of a failed piece are free again: every peer may take some. */
+static void
+dl_refill(struct downloader *dl, const struct dl_peer *except)
+{
+	if (dl->refill && !dl->finished) {
+		dl->refill = false;
+		dl_request_more_all(dl, except);
+	}
+}
+
+static void
+dl_verify_task(void *arg)
+{
+	struct downloader *dl = arg;
+	struct bt_err err = BT_ERR_INIT;
+	int r;
+
+	dl->verify_task = 0;
+	r = sw_verify_held(dl->sw, &err);
+	if (r < 0) {
+		dl->cb->failed(dl->ctx, r, err.msg);
+		return;
+	}
+	dl_refill(dl, NULL);
+}
+
 int
 dl_got_piece(struct dl_peer *p, uint32_t i, uint32_t begin,
     const uint8_t *data, uint32_t len)
@@ -539,6 +590,7 @@ dl_got_piece(struct dl_peer *p, uint32_t i, uint32_t begin,
 	struct downloader *dl = p->dl;
 	struct bt_err err = BT_ERR_INIT;
 	double now = dl_now(dl);
+	bool added;
 	int r;
 
 	/*
@@ -557,23 +609,25 @@ dl_got_piece(struct dl_peer *p, uint32_t i, uint32_t begin,
 	p->last = now;
 	crm_update_rate(&p->measure, now, len);
 	crm_update_rate(&dl->measure, now, len);
+	/* Before the call: the verdict on i may come from inside it. */
+	added = !sw_do_I_have(dl->sw, i) && dl_add_contrib(p, i);
 	r = sw_piece_came_in(dl->sw, i, begin, data, len, &err);
 	if (r < 0) {
 		dl->cb->failed(dl->ctx, r, err.msg);
 		return 0;
 	}
+	if (r == SW_BLOCK_IGNORED && added)
+		(void)dl_take_contrib(p, i);
 	dl_cancel_others(p, i, begin, len);
-	if (r != SW_BLOCK_IGNORED)
-		dl_add_contrib(p, i);
-	if (r == SW_PIECE_OK)
-		dl_piece_ok(dl, i);
-	else if (r == SW_PIECE_FAILED)
-		dl_piece_failed(dl, i);
+	if (sw_has_held(dl->sw) && dl->verify_task == 0)
+		dl->verify_task = rs_add_task(dl->rs, DL_VERIFY_WAIT_MS,
+		    dl_verify_task, dl);
 	if (dl->finished)
 		return 0;
 	dl_request_more(p);
-	if (r == SW_PIECE_FAILED || sw_is_endgame(dl->sw))
-		dl_request_more_all(dl, p);
+	if (sw_is_endgame(dl->sw))
+		dl->refill = true;
+	dl_refill(dl, p);
 	return 0;
 }
 

@@ -376,6 +376,42 @@ test_unrequested_blocks(void)
 }
 
 static void
+stop_rs(void *ctx)
+{
+	rs_stop(ctx);
+}
+
+/*
+ * A complete piece waits to be hashed beside the next one; alone, it is
+ * verified by the downloader's timer within DL_VERIFY_WAIT_MS.
+ */
+static void
+test_lone_piece_verified_soon(void)
+{
+	struct world w;
+	struct cn_conn c;
+	struct dl_peer *p;
+	world_init(&w, 2);
+	p = seed_peer(&w, &c);
+	dl_got_unchoke(p);
+	CHECK_INT_EQ(c.nreqs, 2);
+	CHECK_INT_EQ(c.reqs[0].i, c.reqs[1].i);
+	CHECK_OK(answer_one(&w, p, &c.reqs[0]));
+	CHECK_OK(answer_one(&w, p, &c.reqs[1]));
+	/* The piece is complete but held: no verdict, no HAVE yet. */
+	CHECK(sw_has_held(w.sw));
+	CHECK_INT_EQ(w.verified, 0);
+	/* Timers run in deadline order, however slow the machine. */
+	(void)rs_add_task(w.rs, 10 * DL_VERIFY_WAIT_MS, stop_rs, w.rs);
+	CHECK(rs_run(w.rs) >= 0);
+	CHECK_INT_EQ(w.verified, 1);
+	CHECK(!sw_has_held(w.sw));
+	CHECK(sw_do_I_have(w.sw, c.reqs[0].i));
+	dl_peer_lost(p);
+	world_free(&w);
+}
+
+static void
 test_bad_data_bans_sole_sender(void)
 {
 	struct world w;
@@ -516,6 +552,7 @@ main(void)
 {
 	CHECK_RUN(test_download_from_one_seed, test_requests_in_batches,
 	    test_choke_gives_requests_back,
-	    test_unrequested_blocks, test_bad_data_bans_sole_sender,
+	    test_unrequested_blocks, test_lone_piece_verified_soon,
+	    test_bad_data_bans_sole_sender,
 	    test_endgame_cancels, test_bitfield_replaced, test_unwanted_pieces);
 }
