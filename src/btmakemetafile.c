@@ -17,7 +17,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include "bencode.h"
 #include "bterr.h"
 #include "btformats.h"
+#include "piecehash.h"
 #include "sha.h"
 #include "xmalloc.h"
 
@@ -42,7 +42,6 @@
 #define MK_AUTO_MIN	15			/* automatic choice: */
 #define MK_AUTO_MAX	24			/* 32 KiB .. 16 MiB, */
 #define MK_AUTO_PIECES	2048			/* at most this many */
-#define MK_SHRANK	(-1)			/* a file got shorter */
 
 struct mk_file {
 	char *fspath;		/* as opened: input/rel */
@@ -256,155 +255,58 @@ mk_auto_pow2(uint64_t total)
 	return p;
 }
 
-/* Hashing: pieces run across file boundaries. */
-struct mk_hash {
-	struct sha1_ctx *ctx;
-	uint64_t piece_len;
-	uint64_t in_piece;	/* bytes of the current piece so far */
-	uint64_t done;		/* bytes hashed in all */
-	int shown;		/* progress last printed, in 0.1% */
-	bool progress;
+/* Progress on a terminal, in 0.1% steps. */
+struct mk_shown {
+	uint64_t total;
+	int shown;		/* last printed, in 0.1%; -1: none yet */
 };
 
 static void
-mk_progress(struct mk *mk, struct mk_hash *h)
+mk_progress(void *ctx, uint64_t done)
 {
-	int now = (int)(h->done * 1000 / mk->total);
+	struct mk_shown *s = ctx;
+	int now = (int)(done * 1000 / s->total);
 
-	if (!h->progress || now == h->shown)
+	if (now == s->shown)
 		return;
-	h->shown = now;
+	s->shown = now;
 	fprintf(stderr, "%5.1f%% complete\r", now / 10.0);
 }
 
-static void
-mk_feed(struct mk *mk, struct mk_hash *h, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		uint64_t room = h->piece_len - h->in_piece;
-		size_t take = n < room ? n : (size_t)room;
-
-		sha1_update(h->ctx, p, take);
-		h->in_piece += take;
-		p += take;
-		n -= take;
-		if (h->in_piece == h->piece_len) {
-			sha1_final(h->ctx, (struct sha1 *)
-			    (mk->pieces + SHA1_LEN * mk->npieces++));
-			sha1_init(h->ctx);
-			h->in_piece = 0;
-		}
-	}
-}
-
 /*
- * Reading, on the one thread (docs/architecture.md, "Hashing on one
- * thread").  Each file is read(2) in MK_CHUNK steps into one reused,
- * page-aligned buffer, and each chunk is hashed at once, while it is still
- * in the CPU's cache.  POSIX_FADV_SEQUENTIAL widens the kernel's
- * readahead, and POSIX_FADV_WILLNEED keeps the next MK_AHEAD bytes queued
- * for reading, so a cold disk works while we hash.  mmap(2) would save the
- * copy out of the page cache (about 6% with a warm cache), but turns a
- * read error or a file shrinking under us into SIGBUS.
+ * The piece hashes, two pieces side by side on the one thread
+ * (piecehash.h; docs/architecture.md, "Hashing on one thread").
  */
-#define MK_CHUNK	(1u << 20)		/* read(2) size */
-#define MK_AHEAD	(8u << 20)		/* WILLNEED window */
-
-/* Keep [off, off + MK_AHEAD) of the file queued; *hinted: done so far. */
-static void
-mk_hint(int fd, uint64_t off, uint64_t len, uint64_t *hinted)
-{
-	uint64_t end = len - off < MK_AHEAD ? len : off + MK_AHEAD;
-
-	/* One call per half window: cheap when the data is cached. */
-	if (*hinted >= end || *hinted - off >= MK_AHEAD / 2)
-		return;
-	if (*hinted < off)
-		*hinted = off;
-	(void)posix_fadvise(fd, (off_t)*hinted, (off_t)(end - *hinted),
-	    POSIX_FADV_WILLNEED);
-	*hinted = end;
-}
-
-/* Read f, f->length bytes of it, through buf; 0, errno or MK_SHRANK. */
-static int
-mk_hash_file(struct mk *mk, struct mk_hash *h, const struct mk_file *f,
-    uint8_t *buf)
-{
-	uint64_t off = 0, hinted = 0;
-	size_t want;
-	ssize_t got;
-	int fd, e = 0;
-
-	if ((fd = open(f->fspath, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno;
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	while (off < f->length) {
-		mk_hint(fd, off, f->length, &hinted);
-		want = f->length - off < MK_CHUNK ? (size_t)(f->length - off) :
-		    MK_CHUNK;
-		got = read(fd, buf, want);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			e = got < 0 ? errno : MK_SHRANK;
-			break;
-		}
-		mk_feed(mk, h, buf, (size_t)got);
-		off += (uint64_t)got;
-		h->done += (uint64_t)got;
-		mk_progress(mk, h);
-	}
-	close(fd);
-	return e;
-}
-
-static int
-mk_hash_run(struct mk *mk, struct mk_hash *h)
-{
-	uint8_t *buf;
-	size_t i;
-	int e = 0;
-
-	/* Page-aligned: the kernel's copy runs on whole cache lines. */
-	if ((e = posix_memalign((void **)&buf, 4096, MK_CHUNK)) != 0)
-		return mk_fail(mk, mk->input, "%s", strerror(e));
-	for (i = 0; i < mk->nfiles && e == 0; i++)
-		e = mk_hash_file(mk, h, &mk->files[i], buf);
-	free(buf);
-	if (e == 0)
-		return 0;
-	if (e == MK_SHRANK)
-		return mk_fail(mk, mk->files[i - 1].fspath,
-		    "file shrank while hashing");
-	return mk_fail(mk, mk->files[i - 1].fspath, "%s", strerror(e));
-}
-
 static int
 mk_hash_all(struct mk *mk)
 {
-	struct mk_hash h;
-	uint64_t np;
-	int r = 0;
+	struct mk_shown shown = { mk->total, -1 };
+	bool progress = isatty(STDERR_FILENO);
+	uint32_t piece_len = (uint32_t)1 << mk->pow2;
+	struct bt_err err = BT_ERR_INIT;
+	struct ph_file *pf;
+	uint64_t np = ph_count(mk->total, piece_len);
+	size_t bad = 0;
+	int r;
 
-	memset(&h, 0, sizeof(h));
-	h.piece_len = (uint64_t)1 << mk->pow2;
-	h.shown = -1;
-	h.progress = isatty(STDERR_FILENO);
-	np = (mk->total + h.piece_len - 1) / h.piece_len;
 	if (np > BE_MAX_STR_LEN / SHA1_LEN)
 		return mk_fail(mk, mk->input, "%llu pieces is too many; use "
 		    "larger pieces", (unsigned long long)np);
 	mk->pieces = xmalloc((size_t)np * SHA1_LEN);
-	h.ctx = sha1_new();
-	r = mk_hash_run(mk, &h);
-	if (r == 0 && h.in_piece > 0)
-		sha1_final(h.ctx, (struct sha1 *)
-		    (mk->pieces + SHA1_LEN * mk->npieces++));
-	if (h.progress && h.shown >= 0)
+	pf = xcalloc(mk->nfiles, sizeof(*pf));
+	for (size_t i = 0; i < mk->nfiles; i++) {
+		pf[i].path = mk->files[i].fspath;
+		pf[i].length = mk->files[i].length;
+	}
+	r = ph_hash_files(pf, mk->nfiles, piece_len, mk->pieces,
+	    progress ? mk_progress : NULL, &shown, &bad, &err);
+	free(pf);
+	if (progress && shown.shown >= 0)
 		fputc('\n', stderr);
-	sha1_free(h.ctx);
-	return r;
+	if (r < 0)
+		return mk_fail(mk, mk->files[bad].fspath, "%s", err.msg);
+	mk->npieces = (size_t)np;
+	return 0;
 }
 
 /* info: files | length, name, piece length, pieces; nothing else. */
