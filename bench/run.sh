@@ -626,13 +626,14 @@ The results of the last run are at the end; the script rewrites this file
 
 ## Where the time goes
 
-Receiving 1 GiB costs, on this machine, about 0.6 s of SHA-1 (openssl's
-speed), 0.15-0.3 s to copy it into the page cache and have it written
+Receiving 1 GiB costs, on this machine, about 0.33 s of SHA-1 (two
+pieces hashed side by side; one digest at a time would be openssl's
+0.57 s), 0.15-0.3 s to copy it into the page cache and have it written
 back (pwrite, then the writeback btdownload starts every 8 MiB), 0.15 s
-for the kernel's copy out of the socket and 0.1-0.2 s of TCP: about 1.1 s
-of one core before btdownload does anything of its own.  Its own work
-(framing, bookkeeping, the copy of each block into its piece buffer) is
-under 0.1 s.
+for the kernel's copy out of the socket and 0.1-0.2 s of TCP: about
+0.8 s of one core before btdownload does anything of its own.  Its own
+work (framing, bookkeeping, the copy of each block into its piece
+buffer) is under 0.1 s.
 
 - **Reading**: up to 256 KiB per recv() (1 MiB per connection per pass);
   the encrypter parses frames in place in that buffer.
@@ -641,7 +642,13 @@ under 0.1 s.
   pool of 1.5 MiB: one btdownload seeder keeps one or two pieces in
   progress, a libtorrent seeder up to eight (the rest spill to disk).
 - **Pieces**: hashed from memory, written with one pwrite(), never read
-  back.
+  back.  SHA-1 is a chain of dependent rounds: even with the CPU's SHA
+  extensions one digest runs at the latency of its round instruction.
+  Two digests interleaved (src/sha1pair.c, an SHA-NI kernel of our own;
+  OpenSSL where the CPU lacks SHA-NI) run at 3230-3250 MiB/s together
+  against 1775-1800 MiB/s for one.  So a complete piece waits up to
+  5 ms for the next one and the two are hashed together; the start-up
+  check and btmakemetafile hash two pieces at a time.
 - **Files**: a file's blocks are allocated (fallocate) at its first
   write, so ext4 does not reserve one per 4 KiB page as it is written;
   every 8 MiB written, posix_fadvise(DONTNEED) starts writeback and drops
@@ -674,6 +681,7 @@ leecher on loopback, typical of several runs; the VM's noise is 10-20%):
 | fallocate at first write; writeback + DONTNEED every 16 MiB | 1.3-2.3 | 1.3-1.7 | 6.2 MB | 0.7-0.9 |
 | the same every 4 MiB instead of 16 (8 kept: 4 and 8 did not differ in the noise) | 1.46-1.66 (16: 1.82-2.08) | 1.4-1.6 | 6.3 MB | 0.6-0.7 |
 | queue topped up by quarters; no HAVE to seeders (4104 -> 1029 sendmsg) | 1.5-1.9 | 1.4-1.6 | 6.2 MB | 0.57-0.63 |
+| two pieces hashed side by side (5 alternating runs; before: 1.31-1.60 s) | 0.93-1.20 | 0.88-1.17 | 6.5 MB | 0.43-0.61 |
 
 Against Transmission 3.00 two fixes mattered.  It asks a fast seeder for
 every block of the torrent at once (65536 requests for 1 GiB); requests
@@ -706,10 +714,17 @@ Not done, and why:
   0.53-0.69 s against 0.61-0.67 s, leecher 1.47-1.64 s against
   1.52-1.61 s).  The leecher is the bottleneck, so the seeder's send
   queue is backed up and TCP already sends 64 KiB segments.  TCP_CORK
-  around a batch cost the seeder more than it saved.
-- **The start-up check at openssl's speed.**  On one thread, reading
-  from the page cache costs a copy that hashing from the page cache
-  (mmap) would not; docs/architecture.md explains why it is not mapped.
+  around a batch cost the seeder more than it saved.  perf puts 95% of
+  the seeder's time in the kernel (sendfile, TCP, and on loopback the
+  receiving side's softirq work, which runs on the sender's time).
+  Raising SO_RCVLOWAT on the leecher's socket, so that it is woken
+  less often, did not lower the seeder's CPU in 3 alternating windows
+  (0.53-0.68 s per GiB against 0.52-0.60 s), and it can leave a short
+  last message unread; it was not kept.
+- **Mapping files for the start-up check.**  Reading from the page
+  cache costs a copy that hashing a mapping would not, but the check
+  already runs faster than openssl hashes (two lanes), and
+  docs/architecture.md explains why files are not mapped.
 
 Before the measured runs one untimed btdownload transfer warms the
 machine up.  This VM hands freed memory back to the host (virtio-balloon
