@@ -70,10 +70,10 @@ ph_hint(struct ph_cursor *c, uint64_t off)
 	uint64_t len = c->files[c->idx].length;
 	uint64_t end = len - off < PH_AHEAD ? len : off + PH_AHEAD;
 
-	if (c->hinted >= end || c->hinted - off >= PH_AHEAD / 2)
-		return;
 	if (c->hinted < off)
 		c->hinted = off;
+	if (c->hinted >= end || c->hinted - off >= PH_AHEAD / 2)
+		return;
 	(void)posix_fadvise(c->fd, (off_t)c->hinted,
 	    (off_t)(end - c->hinted), POSIX_FADV_WILLNEED);
 	c->hinted = end;
