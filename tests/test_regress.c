@@ -54,6 +54,9 @@
 #define LLVMFuzzerTestOneInput fuzz_argv_one
 #include "../fuzz/fuzz_argv.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_sha1pair_one
+#include "../fuzz/fuzz_sha1pair.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int harness_fn(const uint8_t *data, size_t size);
 
@@ -71,6 +74,7 @@ static const struct {
 	{ "parseargs", fuzz_parseargs_one },
 	{ "resume", fuzz_resume_one },
 	{ "argv", fuzz_argv_one },
+	{ "sha1pair", fuzz_sha1pair_one },
 };
 
 #define NHARNESS (sizeof(harnesses) / sizeof(harnesses[0]))
