@@ -155,7 +155,7 @@ div() {
 build_tools() {
 	local cc=${CC:-cc} t
 	mkdir -p "$B"
-	for t in rusage loadgen delayrelay; do
+	for t in rusage loadgen delayrelay sendpath; do
 		$cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra \
 		    -o "$B/$t" "$TOP/bench/$t.c" || exit 1
 	done
@@ -728,7 +728,20 @@ Not done, and why:
   TCP_NODELAY on the seeder's sockets), 0.71-0.85 s against 0.58-0.87 s;
   blocks read with pread() into the deferred queue and sent with one
   sendmsg() per callback (two copies instead of none), 0.54-0.71 s
-  against 0.51-0.65 s.  None was kept.
+  against 0.51-0.65 s.  None was kept.  bench/sendpath (a bare sender
+  and receiver, 1 GiB in the page cache) shows where the floor is: per
+  16 KiB block, header send() + sendfile() costs the sender 0.45-0.55 s
+  per GiB, sendfile() alone 0.34-0.54 s, and writev() of 32 header and
+  block pairs from a read-only mapping of the file 0.29-0.39 s, one
+  kernel copy notwithstanding (sendfile of 256 KiB at a time, no
+  headers: 0.46-0.57 s).  So the way under 0.5 s is to serve blocks from
+  a mapping as borrowed iovecs in the reactor's one sendmsg() per
+  callback, with the mapping's page-table entries dropped
+  (MADV_DONTNEED) after each send so that RSS does not grow with what
+  was served; dropping them after every block instead of every batch
+  cost about 0.07 s of the gain.  Not done yet: it needs reference-counted
+  mappings that outlive a queued send, and care for RSS with hundreds of
+  connections holding partly sent blocks.
 - **Mapping files for the start-up check.**  Reading from the page
   cache costs a copy that hashing a mapping would not, but the check
   already runs faster than openssl hashes (two lanes), and
