@@ -11,11 +11,41 @@
 #define BT_CHECK_H
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static unsigned check_passed, check_failed;
+
+/*
+ * Random test data that can be replayed: check_seed() takes the seed from
+ * $SEED (else the clock) and prints "SEED=N", and check_rnd() draws from a
+ * xorshift generator started there.
+ */
+static uint64_t check_rng_state = 1;
+
+static inline uint64_t
+check_rnd(void)
+{
+	check_rng_state ^= check_rng_state << 13;
+	check_rng_state ^= check_rng_state >> 7;
+	check_rng_state ^= check_rng_state << 17;
+	return check_rng_state;
+}
+
+static inline void
+check_seed(void)
+{
+	const char *s = getenv("SEED");
+
+	check_rng_state = s != NULL ? strtoull(s, NULL, 0) :
+	    (uint64_t)time(NULL) * 2654435761u;
+	if (check_rng_state == 0)
+		check_rng_state = 1;
+	printf("SEED=%llu\n", (unsigned long long)check_rng_state);
+}
 
 #define CHECK_FAIL_(...)						\
 	do {								\

@@ -14,17 +14,6 @@
 #include "xmalloc.h"
 
 static char tmproot[64];
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 /* What the piece callback saw. */
 struct seen {
 	struct bitfield ok, bad;
@@ -63,7 +52,7 @@ make_torrent(uint8_t *data, struct sha1 *hashes)
 	uint8_t x;
 
 	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = (uint8_t)rnd();
+		data[i] = (uint8_t)check_rnd();
 	for (uint32_t i = 0; i < NP; i++) {
 		uint64_t off = (uint64_t)i * PL;
 		size_t n = TOTAL - off < PL ? (size_t)(TOTAL - off) : PL;
@@ -71,7 +60,7 @@ make_torrent(uint8_t *data, struct sha1 *hashes)
 		sha1(data + off, n, &hashes[i]);
 	}
 	snprintf(dir, sizeof(dir), "%s/t%llu", tmproot,
-	    (unsigned long long)(rnd() % 1000000));
+	    (unsigned long long)(check_rnd() % 1000000));
 	st = st_new(dir, files, 3, false, NULL, &err);
 	CHECK(st != NULL);
 	if (st == NULL)
@@ -234,7 +223,7 @@ large_pieces(bool accel)
 
 	sha1p_set_accel(accel);
 	for (size_t i = 0; i < total; i++)
-		data[i] = (uint8_t)rnd();
+		data[i] = (uint8_t)check_rnd();
 	for (uint32_t i = 0; i < np; i++) {
 		uint64_t off = (uint64_t)i * pl;
 
@@ -259,9 +248,8 @@ large_pieces(bool accel)
 	while ((r = ck_step(ck, 1, on_piece, &s, &err)) == 0)
 		continue;
 	CHECK_INT_EQ(r, 1);
-	/* Lane 1's short last piece ends before lane 0's piece 2. */
+	/* Order is not promised: lane 1's short last piece may end first. */
 	CHECK_INT_EQ(s.calls, np);
-	CHECK(!s.ordered);
 	CHECK(bf_get(&s.ok, 0) && bf_get(&s.bad, 1) && bf_get(&s.ok, 2) &&
 	    bf_get(&s.ok, 3));
 	CHECK_INT_EQ(ck_bytes(ck), total);
@@ -284,15 +272,10 @@ test_large_pieces(void)
 int
 main(void)
 {
-	const char *seed = getenv("SEED");
 	char cmd[128];
 	int r;
 
-	rng_state = seed != NULL ? strtoull(seed, NULL, 0) :
-	    (uint64_t)time(NULL) * 2654435761u;
-	if (rng_state == 0)
-		rng_state = 1;
-	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	check_seed();
 	snprintf(tmproot, sizeof(tmproot), "/tmp/test_checker.XXXXXX");
 	if (mkdtemp(tmproot) == NULL) {
 		perror("mkdtemp");

@@ -23,17 +23,7 @@
 #define MAXF	40
 
 static char tmproot[64];
-static uint64_t rng_state;
 static unsigned ndirs;
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 /* Files of the given lengths in a new directory, random bytes. */
 struct tree {
@@ -58,7 +48,7 @@ tree_make(struct tree *t, const uint64_t *len, size_t n)
 		t->total += len[i];
 	t->data = xmalloc(t->total + 1);
 	for (uint64_t i = 0; i < t->total; i++)
-		t->data[i] = (uint8_t)(rnd() >> 24);
+		t->data[i] = (uint8_t)(check_rnd() >> 24);
 	t->n = n;
 	for (size_t i = 0; i < n; off += len[i], i++) {
 		t->path[i] = xmalloc(strlen(dir) + 16);
@@ -193,22 +183,22 @@ test_random(void)
 	uint32_t pl;
 
 	for (int round = 0; round < 12; round++) {
-		n = 1 + rnd() % MAXF;
+		n = 1 + check_rnd() % MAXF;
 		for (size_t i = 0; i < n; i++) {
-			switch (rnd() % 4) {
+			switch (check_rnd() % 4) {
 			case 0:
 				len[i] = 0;
 				break;
 			case 1:
-				len[i] = rnd() % 5000;
+				len[i] = check_rnd() % 5000;
 				break;
 			default:
-				len[i] = rnd() % (400 * KiB);
+				len[i] = check_rnd() % (400 * KiB);
 				break;
 			}
 		}
-		pl = rnd() % 5 == 0 ? (uint32_t)(1 + rnd() % (3 * MiB)) :
-		    pls[rnd() % (sizeof(pls) / sizeof(pls[0]))];
+		pl = check_rnd() % 5 == 0 ? (uint32_t)(1 + check_rnd() % (3 * MiB)) :
+		    pls[check_rnd() % (sizeof(pls) / sizeof(pls[0]))];
 		snprintf(what, sizeof(what), "random round %d", round);
 		tree_make(&t, len, n);
 		check_tree(what, &t, pl);
@@ -271,15 +261,10 @@ test_errors(void)
 int
 main(void)
 {
-	const char *seed = getenv("SEED");
 	char cmd[128];
 	int r;
 
-	rng_state = seed != NULL ? strtoull(seed, NULL, 0) :
-	    (uint64_t)time(NULL) * 2654435761u;
-	if (rng_state == 0)
-		rng_state = 1;
-	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	check_seed();
 	printf("SHA extensions: %s\n", sha1p_accel() ? "yes" : "no");
 	snprintf(tmproot, sizeof(tmproot), "/tmp/test_piecehash.XXXXXX");
 	if (mkdtemp(tmproot) == NULL) {

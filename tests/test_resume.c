@@ -14,17 +14,6 @@
 #include "xmalloc.h"
 
 static char tmproot[64];
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 /* A three-file torrent of 10 pieces; file lengths 100000, 0, 227680. */
 static const uint64_t lengths[3] = { 100000, 0, 227680 };
 static struct sha1 hash = { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
@@ -205,8 +194,8 @@ test_corruption(void)
 		CHECK(resume_decode(p, k, &ex, &d, NULL) < 0);
 	for (int t = 0; t < 5000; t++) {
 		memcpy(q, p, n);
-		for (int flips = 1 + (int)(rnd() % 3); flips > 0; flips--)
-			q[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+		for (int flips = 1 + (int)(check_rnd() % 3); flips > 0; flips--)
+			q[check_rnd() % n] ^= (uint8_t)(1u << (check_rnd() % 8));
 		if (resume_decode(q, n, &ex, &d, NULL) == 0) {
 			accepted++;
 			CHECK_INT_EQ(d.have.n, 10);
@@ -413,13 +402,8 @@ test_lock(void)
 static void
 setup(void)
 {
-	const char *seed = getenv("SEED");
 
-	rng_state = seed != NULL ? strtoull(seed, NULL, 0) :
-	    (uint64_t)time(NULL) * 2654435761u;
-	if (rng_state == 0)
-		rng_state = 1;
-	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	check_seed();
 	snprintf(tmproot, sizeof(tmproot), "/tmp/test_resume.XXXXXX");
 	if (mkdtemp(tmproot) == NULL) {
 		perror("mkdtemp");

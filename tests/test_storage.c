@@ -18,23 +18,12 @@
 #include "check.h"
 
 static char tmproot[64];
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* xorshift64: reproducible from the printed seed. */
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 static void
 fill_random(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
+		p[i] = (uint8_t)check_rnd();
 }
 
 static const char *
@@ -131,15 +120,15 @@ test_multi_spanning(void)
 	fill_random(src, sizeof(src));
 	/* Uneven writes that straddle every boundary, then uneven reads. */
 	while (off < MULTI_TOTAL) {
-		n = 1 + rnd() % 1500;
+		n = 1 + check_rnd() % 1500;
 		if (n > MULTI_TOTAL - off)
 			n = MULTI_TOTAL - off;
 		CHECK_OK(st_write(st, off, src + off, n, &err));
 		off += n;
 	}
 	for (int i = 0; i < 200; i++) {
-		off = rnd() % MULTI_TOTAL;
-		n = rnd() % (MULTI_TOTAL - off + 1);
+		off = check_rnd() % MULTI_TOTAL;
+		n = check_rnd() % (MULTI_TOTAL - off + 1);
 		memset(got, 0, n);
 		CHECK_OK(st_read(st, off, got, n, &err));
 		CHECK_MEM_EQ(got, src + off, n);
@@ -227,7 +216,7 @@ test_fd_pool(void)
 		return;
 	fill_random(src, sizeof(src));
 	for (int round = 0; round < 50; round++) {
-		size_t off = rnd() % 500, n = rnd() % (500 - off + 1);
+		size_t off = check_rnd() % 500, n = check_rnd() % (500 - off + 1);
 
 		CHECK_OK(st_write(st, off, src + off, n, &err));
 		now = count_open_fds();
@@ -582,12 +571,7 @@ test_readonly(void)
 static void
 setup(void)
 {
-	const char *s = getenv("SEED");
-
-	rng_state = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
-	if (rng_state == 0)
-		rng_state = 1;
-	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	check_seed();
 	snprintf(tmproot, sizeof(tmproot), "/tmp/test_storage.XXXXXX");
 	if (mkdtemp(tmproot) == NULL) {
 		perror("mkdtemp");

@@ -46,18 +46,8 @@ struct outreq {
 };
 
 static char tmproot[64];
-static uint64_t rng_state;
 static uint8_t src[TOTAL];
 static struct sha1 hashes[NPIECES];
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 static uint32_t
 plen_of(uint32_t i)
@@ -192,7 +182,7 @@ model_check(const struct model *m, const struct storagewrapper *sw)
 static void
 step_request(struct model *m, struct storagewrapper *sw)
 {
-	uint32_t start = (uint32_t)(rnd() % NPIECES), i, b, begin, len;
+	uint32_t start = (uint32_t)(check_rnd() % NPIECES), i, b, begin, len;
 
 	for (uint32_t k = 0; k < NPIECES; k++) {
 		i = (start + k) % NPIECES;
@@ -213,7 +203,7 @@ step_request(struct model *m, struct storagewrapper *sw)
 static struct outreq
 take_out(struct model *m)
 {
-	size_t k = (size_t)(rnd() % m->nout);
+	size_t k = (size_t)(check_rnd() % m->nout);
 	struct outreq o = m->out[k];
 
 	m->out[k] = m->out[--m->nout];
@@ -234,7 +224,7 @@ step_deliver(struct model *m, struct storagewrapper *sw, int *bad_left,
 
 	memcpy(data, src + off, o.len);
 	if (o.piece == 2 && *bad_left > 0) {
-		data[rnd() % o.len] ^= 0x5a;
+		data[check_rnd() % o.len] ^= 0x5a;
 		(*bad_left)--;
 		m->tainted[o.piece] = true;
 	}
@@ -292,7 +282,7 @@ download_all(struct storagewrapper *sw, bool queued)
 		sw_set_verified(sw, on_verdict, &m);
 	model_check(&m, sw);
 	while (!sw_is_complete(sw) && steps++ < 100000) {
-		unsigned a = (unsigned)(rnd() % 10);
+		unsigned a = (unsigned)(check_rnd() % 10);
 
 		if (queued && sw_has_held(sw) && (a == 9 || m.nout == 0)) {
 			m.delivering = NPIECES;
@@ -618,7 +608,7 @@ test_check_straddling(void)
 	uint32_t last = 0;
 
 	for (size_t i = 0; i < BIG_TOTAL; i++)
-		data[i] = (uint8_t)rnd();
+		data[i] = (uint8_t)check_rnd();
 	for (uint32_t i = 0; i < BIG_NP; i++)
 		sha1(data + (size_t)i * BIG_PLEN, i < BIG_NP - 1 ? BIG_PLEN :
 		    BIG_TOTAL - (BIG_NP - 1) * BIG_PLEN, &h[i]);
@@ -707,7 +697,7 @@ bench_make(const char *path, uint32_t np, uint32_t plen, struct sha1 *h,
 
 	for (uint32_t i = 0; st != NULL && i < np; i++) {
 		for (uint32_t k = 0; k < plen; k += 8)
-			memcpy(buf + k, &(uint64_t){ rnd() }, 8);
+			memcpy(buf + k, &(uint64_t){ check_rnd() }, 8);
 		sha1(buf, plen, &h[i]);
 		CHECK_OK(st_write(st, (uint64_t)i * plen, buf, plen, &err));
 	}
@@ -802,14 +792,9 @@ bench(void)
 static void
 setup(void)
 {
-	const char *s = getenv("SEED");
-
-	rng_state = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
-	if (rng_state == 0)
-		rng_state = 1;
-	printf("SEED=%llu\n", (unsigned long long)rng_state);
+	check_seed();
 	for (size_t i = 0; i < TOTAL; i++)
-		src[i] = (uint8_t)rnd();
+		src[i] = (uint8_t)check_rnd();
 	for (uint32_t i = 0; i < NPIECES; i++)
 		sha1(src + (size_t)i * PLEN, plen_of(i), &hashes[i]);
 	snprintf(tmproot, sizeof(tmproot), "/tmp/test_sw.XXXXXX");
