@@ -7,7 +7,9 @@
  * sw_new_request(), hands back those it will not get with
  * sw_request_lost(), and delivers data with sw_piece_came_in().  A piece
  * whose last block arrives is hashed and, if it matches, written in place
- * and added to sw_have().
+ * and added to sw_have(); with sw_set_verified() it may first wait to be
+ * hashed beside the next piece to complete, and its verdict comes through
+ * that callback.
  *
  * Memory: a piece being downloaded is assembled in an in-memory buffer,
  * hashed there and written once.  Buffers come from a pool capped by
