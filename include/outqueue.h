@@ -53,9 +53,10 @@ struct oq_pool {
 	struct oq_chunk *spare;
 	size_t nspare;
 	uint8_t *wbuf;		/* OQ_WBUF_SIZE, allocated on first use */
+	size_t mem_queued;	/* bytes in memory chunks of every queue */
 };
 
-#define OQ_POOL_INIT { NULL, 0, NULL }
+#define OQ_POOL_INIT { NULL, 0, NULL, 0 }
 
 /* One connection's queue; all zero is empty. */
 struct outqueue {
@@ -92,6 +93,7 @@ oq_mem(struct outqueue *q, struct oq_pool *pool, const uint8_t *p, size_t n)
 		memcpy(t->data + t->end, p, n);
 		t->end += n;
 		q->queued += n;
+		pool->mem_queued += n;
 		return;
 	}
 	oq__mem_slow(q, pool, p, n);
@@ -105,6 +107,15 @@ oq_mem(struct outqueue *q, struct oq_pool *pool, const uint8_t *p, size_t n)
  */
 int oq_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
     size_t n);
+
+/*
+ * Read n bytes of file fd from off onto the end of q, filling the tail
+ * chunk first (one preadv()), so they leave with the bytes around them in
+ * one sendmsg().  0, or -errno (-EIO: the file is shorter) with nothing
+ * queued.
+ */
+int oq_read_file(struct outqueue *q, struct oq_pool *pool, int fd,
+    uint64_t off, size_t n);
 
 /* Send p[0, n) on sock without queueing; *out_sent gets what went out. */
 int oq_send_now(int sock, const uint8_t *p, size_t n, size_t *out_sent);

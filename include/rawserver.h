@@ -70,6 +70,7 @@ struct rs_config {
 	uint32_t connect_timeout_ms;	/* outgoing connect limit (15 s) */
 	uint32_t max_conns;		/* accepted beyond this are closed (max_allow_in) */
 	bool close_on_signal;		/* SIGINT/SIGTERM stop rs_run() (true in programs) */
+	uint32_t copy_max;		/* file bytes all queues may hold copied (2 MiB) */
 };
 /*
  * A zero timeout_ms, timeout_check_ms or connect_timeout_ms disables that
@@ -81,10 +82,14 @@ struct rs_config {
  * a signal during a later rs_run() (a shutdown phase) stops that run too;
  * only one reactor at a time owns them (one created meanwhile does not
  * react to signals).  Every reactor ignores SIGPIPE for good: sendfile()
- * cannot suppress it.
+ * cannot suppress it.  copy_max bounds the memory of the copying send
+ * path of rs_write_file() across all connections; 0 sends every file
+ * range with sendfile().
  */
 
-#define RS_CONFIG_DEFAULT { 300000, 60000, 15000, 55, true }
+#define RS_CONFIG_DEFAULT_COPY_MAX	(2u << 20)
+#define RS_CONFIG_DEFAULT { 300000, 60000, 15000, 55, true, \
+	RS_CONFIG_DEFAULT_COPY_MAX }
 
 /* Create a reactor.  Free with rs_free(), which closes everything without
  * calling `lost` (not from inside a callback).  cfg NULL: the defaults.
@@ -142,15 +147,23 @@ const char *rs_conn_name(const struct rs_conn *c);
  */
 void rs_write(struct rs_conn *c, const void *p, size_t n);
 /*
- * Queue n bytes of file fd starting at off, sent with sendfile(2) after
- * anything already queued.  Deferred bytes before it are sent first (with
- * MSG_MORE), then the range at once, even inside rs_run().  The fd is
- * borrowed for the duration of the call only: what cannot be sent at once
- * is kept on a dup() of it.
+ * Queue n bytes of file fd starting at off, after anything already
+ * queued.  Inside rs_run(), a range of up to 512 KiB that the socket
+ * should take at once is read into the queue and deferred like rs_write()
+ * (within cfg.copy_max for all connections), so a run of 16 KiB blocks
+ * leaves in one sendmsg().  Otherwise the deferred bytes before it are
+ * sent (with MSG_MORE), then the range with sendfile(2) at once.  The fd
+ * is borrowed for the duration of the call only: what cannot be sent at
+ * once is kept on a dup() of it.  A read error (-EIO when the file is
+ * shorter than the range) closes the connection.
  */
 void rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n);
 /* Bytes queued and not yet handed to the kernel. */
 size_t rs_conn_queued(const struct rs_conn *c);
+/* Bytes held in memory by every connection's queue, copies included. */
+size_t rs_queued_memory(const struct rawserver *rs);
+/* File bytes rs_write_file() has read into queues to send by copying. */
+uint64_t rs_file_bytes_copied(const struct rawserver *rs);
 bool rs_conn_is_flushed(const struct rs_conn *c);
 /*
  * Stop or resume reading from this connection (download rate cap).  A

@@ -21,6 +21,13 @@ int sock_set_nonblock_cloexec(int fd);
 int sock_open(int family, int type);
 /* The socket's pending error (SO_ERROR) as -errno, or 0. */
 int sock_error(int fd);
+/*
+ * A conservative guess at how many more bytes the TCP socket fd takes
+ * before a send would block: its buffer size less what is queued, with a
+ * margin for the kernel's per-segment overhead.  0 when unknown (not
+ * Linux, or the queries fail).
+ */
+size_t sock_send_room(int fd);
 
 /* "1.2.3.4:6881", "[::1]:6881" or "(family N)" into buf (truncated). */
 void sock_format_addr(const struct sockaddr *sa, char *buf, size_t len);

@@ -555,9 +555,10 @@ cn_broadcast_have(struct connecter *cn, uint32_t i)
 }
 
 /*
- * A block goes out with sendfile(2) straight from the page cache when it
- * lies in one file, which is nearly always; a block spanning two files is
- * read into one scratch buffer.
+ * A block that lies in one file, which is nearly always, is handed to the
+ * reactor as a file range (rs_write_file: read into the queue or sent
+ * with sendfile); a block spanning two files is read into one scratch
+ * buffer.
  */
 int
 cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len)

@@ -686,7 +686,7 @@ download_wire(struct download *d)
 	ulc.max_slice_length = (uint32_t)cfg->max_slice_length;
 	ulc.max_rate_period = cfg->max_rate_period;
 	ulc.fudge = cfg->upload_rate_fudge;
-	ulc.max_queued_bytes = 256 * 1024;
+	ulc.max_queued_bytes = 512 * 1024;
 	d->ul = ul_new(d->env->rs, d->sw, &ulc);
 	dlc.backlog = cfg->request_backlog;
 	dlc.queue_time = cfg->request_queue_time;

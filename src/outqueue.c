@@ -99,8 +99,11 @@ queue_pop(struct outqueue *q, struct oq_pool *pool)
 void
 oq_clear(struct outqueue *q, struct oq_pool *pool)
 {
-	while (q->head != NULL)
+	while (q->head != NULL) {
+		if (!q->head->is_file)
+			pool->mem_queued -= q->head->end - q->head->start;
 		queue_pop(q, pool);
+	}
 	q->queued = 0;
 }
 
@@ -112,6 +115,7 @@ oq__mem_slow(struct outqueue *q, struct oq_pool *pool, const uint8_t *p,
 	struct oq_chunk *t = q->tail;
 
 	q->queued += n;
+	pool->mem_queued += n;
 	if (t != NULL && !t->is_file && t->end < t->cap) {
 		size_t k = t->cap - t->end < n ? t->cap - t->end : n;
 
@@ -152,7 +156,72 @@ queue_file_copy(struct outqueue *q, struct oq_pool *pool, int fd,
 	}
 	m->end = n;
 	q->queued += n;
+	pool->mem_queued += n;
 	queue_push(q, m);
+	return 0;
+}
+
+/*
+ * preadv() until iov[0, n) is full.  0, or -errno (-EIO: the file ended);
+ * iov is consumed.
+ */
+static int
+preadv_full(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t r = preadv(fd, iov, n, (off_t)off);
+		size_t left;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		off += (uint64_t)r;
+		for (left = (size_t)r; n > 0 && left >= iov->iov_len; n--)
+			left -= (iov++)->iov_len;
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+int
+oq_read_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
+    size_t n)
+{
+	struct oq_chunk *t = q->tail, *nc = NULL;
+	struct iovec iov[2];
+	size_t a = 0;
+	int niov = 0, r;
+
+	if (n == 0)
+		return 0;
+	if (t != NULL && !t->is_file)
+		a = t->cap - t->end < n ? t->cap - t->end : n;
+	if (a > 0) {
+		iov[niov].iov_base = t->data + t->end;
+		iov[niov++].iov_len = a;
+	}
+	if (a < n) {
+		nc = chunk_new(pool, n - a);
+		iov[niov].iov_base = nc->data;
+		iov[niov++].iov_len = n - a;
+	}
+	if ((r = preadv_full(fd, iov, niov, off)) < 0) {
+		if (nc != NULL)
+			chunk_free(pool, nc);
+		return r;
+	}
+	if (a > 0)
+		t->end += a;
+	if (nc != NULL) {
+		nc->end = n - a;
+		queue_push(q, nc);
+	}
+	q->queued += n;
+	pool->mem_queued += n;
 	return 0;
 }
 
@@ -229,6 +298,7 @@ oq_send_mem(struct outqueue *q, struct oq_pool *pool, int sock, bool more)
 		return is_again(errno) ? OQ_BLOCKED : -errno;
 	sent = (size_t)r;
 	q->queued -= sent;
+	pool->mem_queued -= sent;
 	while (sent > 0) {
 		ch = q->head;
 		if (sent < ch->end - ch->start) {

@@ -24,9 +24,12 @@
  * the sweep).  So the dozens of 17-byte requests a leecher makes while it
  * parses 256 KiB of blocks leave in one system call and one TCP segment,
  * instead of two send()s each that wake the peer every time.  A file range
- * (rs_write_file) sends the deferred bytes before it with MSG_MORE, so a
- * block's header shares a segment with its data, then goes out with
- * sendfile() at once.  Outside rs_run() writes go straight to the kernel.
+ * (rs_write_file) that the socket should take is read into the queue and
+ * deferred too, so the blocks an uploader queues in a callback leave in
+ * one sendmsg() per 512 KiB, in full-sized TCP segments (write_file_copy
+ * below).  Otherwise the deferred bytes before it go with MSG_MORE, then
+ * the range with sendfile() at once.  Outside rs_run() writes go straight
+ * to the kernel.
  * What the kernel does not take stays queued and POLLOUT is armed only
  * while that queue is non-empty.  The queue itself (chunks, file ranges,
  * sendmsg() of up to OQ_IOV_MAX pieces, sendfile()) is outqueue.c; the
@@ -58,7 +61,7 @@
 
 #define RS_RBUF_SIZE	(256 * 1024)	/* the one read buffer */
 #define RS_READ_BUDGET	(1024 * 1024)	/* per connection per pass */
-#define RS_DEFER_MAX	(64 * 1024)	/* deferred bytes flushed at once */
+#define RS_DEFER_MAX	(512 * 1024)	/* deferred bytes flushed at once */
 #define RS_UDP_BURST	64		/* datagrams per socket per pass */
 #define RS_ACCEPT_PAUSE_MS 500		/* listener rest after EMFILE */
 #define RS_NAME_LEN	64		/* "[v6 address]:port" */
@@ -97,6 +100,8 @@ struct rs_conn {
 	bool paused;
 	bool parked;		/* hung up while paused: fd hidden from poll */
 	bool pending;		/* queue holds deferred, unattempted bytes */
+	bool room_known;	/* room is valid for this deferral */
+	size_t room;		/* sock_send_room() when file reads began */
 	socklen_t addrlen;
 	struct sockaddr_storage addr;
 	char name[RS_NAME_LEN];
@@ -149,6 +154,7 @@ struct rawserver {
 
 	uint8_t *rbuf;
 	struct oq_pool oqpool;	/* shared by every connection's queue */
+	uint64_t copied;	/* file bytes read into queues (stats) */
 
 	bool has_bind;
 	struct sockaddr_storage bind_ss;
@@ -262,6 +268,7 @@ pending_add(struct rs_conn *c)
 static void
 pending_remove(struct rs_conn *c)
 {
+	c->room_known = false;
 	if (!c->pending)
 		return;
 	c->pending = false;
@@ -277,11 +284,15 @@ pending_remove(struct rs_conn *c)
 /*
  * Send a pending connection's deferred bytes.  What the kernel refuses
  * stays queued behind POLLOUT.  With `notify`, a queue that drained fires
- * `flushed` (the uploader then queues more); not from inside rs_write(),
- * where the writer's own loop is still running.
+ * `flushed` (the uploader then queues more), with PF_NOTIFY.  Not from
+ * inside a write, where the writer's own loop is still running: with
+ * PF_LATER a queue drained there stays pending, empty, so that `flushed`
+ * fires once the callback returns.  PF_QUIET: no callback ever.
  */
+enum { PF_QUIET, PF_LATER, PF_NOTIFY };
+
 static void
-pending_flush(struct rs_conn *c, bool notify)
+pending_flush(struct rs_conn *c, int how)
 {
 	int r;
 
@@ -297,7 +308,9 @@ pending_flush(struct rs_conn *c, bool notify)
 		conn_update_events(c);
 		return;
 	}
-	if (notify && c->h->flushed != NULL)
+	if (how == PF_LATER)
+		pending_add(c);
+	else if (how == PF_NOTIFY && c->h->flushed != NULL)
 		c->h->flushed(c->ctx, c);
 }
 
@@ -306,7 +319,7 @@ static void
 pending_flush_all(struct rawserver *rs)
 {
 	while (rs->pending != NULL)
-		pending_flush(rs->pending, true);
+		pending_flush(rs->pending, PF_NOTIFY);
 }
 
 /* Whether a write to c now is deferred rather than sent at once. */
@@ -329,7 +342,7 @@ rs_write(struct rs_conn *c, const void *p, size_t n)
 		oq_mem(&c->out, &c->rs->oqpool, b, n);
 		pending_add(c);
 		if (c->out.queued >= RS_DEFER_MAX)
-			pending_flush(c, false);
+			pending_flush(c, PF_LATER);
 		return;
 	}
 	if (was_empty && c->connected) {
@@ -350,6 +363,43 @@ rs_write(struct rs_conn *c, const void *p, size_t n)
 		conn_update_events(c);
 }
 
+/*
+ * The copying send path of rs_write_file(): while writes are deferred,
+ * read the range into the queue now (the caller's fd may be closed, or
+ * its number reused, right after the call) so that it leaves in one
+ * sendmsg() with the headers around it, in segments as large as the
+ * kernel makes them.  That costs the sender far less than a sendfile()
+ * and a TCP push per 16 KiB block (docs/performance.md).  Only what the
+ * socket should take at once is copied, within cfg.copy_max for all
+ * connections together, so a slow or stalled peer pins no memory.
+ * False: not taken, nothing changed.
+ */
+static bool
+write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
+{
+	struct rawserver *rs = c->rs;
+	int w;
+
+	if (!conn_defers(c) || n > RS_DEFER_MAX ||
+	    rs->oqpool.mem_queued + n > rs->cfg.copy_max)
+		return false;
+	if (!c->room_known) {
+		c->room = sock_send_room(c->io.fd);
+		c->room_known = true;
+	}
+	if (c->out.queued + n > c->room)
+		return false;
+	if ((w = oq_read_file(&c->out, &rs->oqpool, fd, off, n)) < 0) {
+		conn_close_err(c, w);
+		return true;
+	}
+	rs->copied += n;
+	pending_add(c);
+	if (c->out.queued >= RS_DEFER_MAX)
+		pending_flush(c, PF_LATER);
+	return true;
+}
+
 void
 rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 {
@@ -357,7 +407,7 @@ rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 	bool was_empty;
 	int w;
 
-	if (c->closing || n == 0)
+	if (c->closing || n == 0 || write_file_copy(c, fd, off, n))
 		return;
 	/* Deferred bytes go first, sharing the range's first segment. */
 	if (c->pending && !oq_is_empty(&c->out)) {
@@ -391,6 +441,18 @@ rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 	}
 	if (was_empty)
 		conn_update_events(c);
+}
+
+size_t
+rs_queued_memory(const struct rawserver *rs)
+{
+	return rs->oqpool.mem_queued;
+}
+
+uint64_t
+rs_file_bytes_copied(const struct rawserver *rs)
+{
+	return rs->copied;
 }
 
 size_t
@@ -624,7 +686,7 @@ conn_read(struct rawserver *rs, struct rs_conn *c)
 				c->h->data(c->ctx, c, rs->rbuf, (size_t)n);
 			/* Answers (requests for more) leave before we read on. */
 			if (c->pending)
-				pending_flush(c, true);
+				pending_flush(c, PF_NOTIFY);
 			if (c->closing || c->paused ||
 			    (size_t)n < RS_RBUF_SIZE || budget <= (size_t)n)
 				return false;
@@ -722,7 +784,7 @@ conn_dispatch(struct rawserver *rs, struct rs_conn *c, short rev)
 	if (c->closing)
 		return;
 	if (c->pending)
-		pending_flush(c, true);
+		pending_flush(c, PF_NOTIFY);
 	if (c->closing)
 		return;
 	if (!oq_is_empty(&c->out) && ((rev & POLLOUT) || hup))
@@ -1224,7 +1286,7 @@ rs_run(struct rawserver *rs)
 			break;
 	}
 	while (rs->pending != NULL)	/* no callbacks once stopped */
-		pending_flush(rs->pending, false);
+		pending_flush(rs->pending, PF_QUIET);
 	if (ret == 0)
 		ret = rs->signo;
 	rs->running = false;

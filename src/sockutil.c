@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>	/* SIOCOUTQ */
+#include <sys/ioctl.h>
+#endif
 
 #include "log.h"
 
@@ -61,6 +65,27 @@ sock_error(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		return -errno;
 	return -e;
+}
+
+size_t
+sock_send_room(int fd)
+{
+#ifdef __linux__
+	int outq = 0, sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+	size_t used;
+
+	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || outq < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 ||
+	    sndbuf <= 0)
+		return 0;
+	/* The buffer is charged for segments' overhead too: keep 1/16. */
+	used = (size_t)outq + (size_t)outq / 16 + (size_t)sndbuf / 16;
+	return (size_t)sndbuf > used ? (size_t)sndbuf - used : 0;
+#else
+	(void)fd;
+	return 0;
+#endif
 }
 
 void

@@ -3,8 +3,8 @@
  * socketpair with small buffers: byte accounting and chunk layout, the
  * chunk pool, partial sends (more than OQ_IOV_MAX chunks), file ranges by
  * sendfile and by pread, ranges past the end of a file, the in-memory
- * fallback when no descriptor is left for the dup, and a peer that hangs
- * up.  Every byte that arrives is compared with what was queued.
+ * fallback when no descriptor is left for the dup, ranges read into the
+ * queue (oq_read_file), and a peer that hangs up.  Every byte that arrives is compared with what was queued.
  */
 #include "outqueue.h"
 
@@ -362,6 +362,77 @@ test_file_without_dup(void)
 	oq_pool_release(&pool);
 }
 
+/*
+ * oq_read_file: 16 KiB blocks from scattered offsets with 13-byte headers
+ * between them pack into the tail chunk and then new ones (one block may
+ * straddle two chunks); the caller's fd is closed before sending.  A
+ * range past the end of the file, or a bad fd, queues nothing.  The
+ * pool's mem_queued follows every memory byte queued, sent and cleared.
+ */
+static void
+test_read_file(void)
+{
+	enum { NBLK = 12, BLK = 16384, HDR = 13 };
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	size_t want_len = NBLK * (HDR + BLK), len = 0, tail_end;
+	uint8_t *want = xmalloc(want_len), *dst = xmalloc(want_len);
+	uint8_t hdr[HDR];
+	int sv[2], fd = temp_file();
+
+	for (int k = 0; k < NBLK; k++) {
+		/* Offsets out of order and not block aligned. */
+		size_t off = (size_t)((k * 5) % NBLK) * BLK + (size_t)k;
+		uint8_t *w = want + (size_t)k * (HDR + BLK);
+
+		memset(hdr, 'a' + k, HDR);
+		oq_mem(&q, &pool, hdr, HDR);
+		CHECK_OK(oq_read_file(&q, &pool, fd, off, BLK));
+		memcpy(w, hdr, HDR);
+		fill(w + HDR, BLK, off);
+	}
+	close(fd);
+	CHECK_INT_EQ(q.queued, want_len);
+	CHECK_INT_EQ(pool.mem_queued, want_len);
+	/* Packed: every chunk but the last is full. */
+	CHECK_INT_EQ(nchunks(&q), (want_len + OQ_CHUNK_SIZE - 1) /
+	    OQ_CHUNK_SIZE);
+	for (const struct oq_chunk *ch = q.head; ch != NULL; ch = ch->next)
+		CHECK(!ch->is_file && (ch->next == NULL ||
+		    ch->end == OQ_CHUNK_SIZE));
+	/* Failures leave the queue as it was. */
+	fd = temp_file();
+	tail_end = q.tail->end;
+	CHECK_INT_EQ(oq_read_file(&q, &pool, fd, FILE_LEN - 10, 20), -EIO);
+	CHECK_INT_EQ(oq_read_file(&q, &pool, fd, FILE_LEN - 10,
+	    2 * OQ_CHUNK_SIZE), -EIO);
+	CHECK_INT_EQ(oq_read_file(&q, &pool, -1, 0, 10), -EBADF);
+	CHECK_OK(oq_read_file(&q, &pool, fd, 0, 0));
+	close(fd);
+	CHECK_INT_EQ(q.tail->end, tail_end);
+	CHECK_INT_EQ(q.queued, want_len);
+	CHECK_INT_EQ(pool.mem_queued, want_len);
+	pair_open(sv);
+	CHECK(pump(&q, &pool, sv, dst, want_len, &len, 100000) > 0);
+	CHECK_INT_EQ(len, want_len);
+	CHECK_MEM_EQ(dst, want, want_len);
+	CHECK_INT_EQ(pool.mem_queued, 0);
+	/* Clearing a queue gives its memory bytes back too. */
+	oq_mem(&q, &pool, hdr, HDR);
+	fd = temp_file();
+	CHECK_OK(oq_file(&q, &pool, fd, 0, 100));
+	CHECK_OK(oq_read_file(&q, &pool, fd, 0, 1000));
+	close(fd);
+	CHECK_INT_EQ(pool.mem_queued, HDR + 1000);
+	CHECK_INT_EQ(q.queued, HDR + 1100);
+	oq_clear(&q, &pool);
+	CHECK_INT_EQ(pool.mem_queued, 0);
+	pair_close(sv);
+	oq_pool_release(&pool);
+	free(want);
+	free(dst);
+}
+
 /* Direct sends: short when the buffer fills, nothing when full; EPIPE. */
 static void
 test_send_now_and_hangup(void)
@@ -404,5 +475,5 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	CHECK_RUN(test_accounting_and_pool, test_partial_sends,
 	    test_file_ranges, test_send_file_copy, test_short_file,
-	    test_file_without_dup, test_send_now_and_hangup);
+	    test_file_without_dup, test_read_file, test_send_now_and_hangup);
 }

@@ -811,6 +811,158 @@ test_write_file(void)
 }
 
 /*
+ * rs_write_file from `flushed`, the way the uploader serves: 13-byte
+ * headers and 16 KiB blocks at scattered, unaligned offsets, up to 512 KiB
+ * queued per callback, 8 MiB in all.  After each call the fd is closed
+ * and its number given to another file, so a range read late would send
+ * that file's bytes.  Run with copy_max 0 (sendfile only), 64 KiB and the
+ * default: the bytes arrive right, the copying path is used unless
+ * copy_max is 0, and the memory the queues hold stays within copy_max
+ * plus the headers of one callback.
+ */
+#define WB_BLK		16384u
+#define WB_HDR		13u
+#define WB_NBLK		512
+#define WB_FILE_BLKS	(WF_FILE_LEN / WB_BLK)
+
+struct wblocks {
+	struct rawserver *rs;
+	const char *path;
+	const uint8_t *file;
+	int other;		/* the file that takes over closed fds */
+	int next;		/* next block to write */
+	size_t got;		/* stream bytes received (and compared) */
+	size_t bad;		/* received bytes that differ */
+	size_t max_mem;
+	int lost;
+};
+
+static uint64_t
+wb_off(int k)
+{
+	return (uint64_t)((k * 37) % (int)(WB_FILE_BLKS - 1)) * WB_BLK +
+	    (uint64_t)(k % 5);
+}
+
+static void
+wb_note_mem(struct wblocks *w)
+{
+	size_t m = rs_queued_memory(w->rs);
+
+	if (m > w->max_mem)
+		w->max_mem = m;
+}
+
+static void
+wb_fill(void *ctx, struct rs_conn *c)
+{
+	struct wblocks *w = ctx;
+	int taken[64], ntaken = 0;
+
+	while (w->next < WB_NBLK && rs_conn_queued(c) < 512 * 1024 &&
+	    ntaken < 64) {
+		uint8_t hdr[WB_HDR];
+		int k = w->next++, fd = open(w->path, O_RDONLY);
+
+		for (unsigned j = 0; j < WB_HDR; j++)
+			hdr[j] = (uint8_t)(k + (int)j);
+		rs_write(c, hdr, WB_HDR);
+		CHECK(fd >= 0);
+		rs_write_file(c, fd, wb_off(k), WB_BLK);
+		close(fd);
+		CHECK_INT_EQ(dup2(w->other, fd), fd);
+		taken[ntaken++] = fd;
+		wb_note_mem(w);
+	}
+	while (ntaken > 0)
+		close(taken[--ntaken]);
+}
+
+static void
+wb_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	struct wblocks *w = ctx;
+
+	(void)c;
+	for (size_t i = 0; i < n; i++, w->got++) {
+		size_t k = w->got / (WB_HDR + WB_BLK);
+		size_t j = w->got % (WB_HDR + WB_BLK);
+		uint8_t want = j < WB_HDR ? (uint8_t)(k + j) :
+		    w->file[wb_off((int)k) + j - WB_HDR];
+
+		if (k >= WB_NBLK || p[i] != want)
+			w->bad++;
+	}
+	wb_note_mem(w);
+	if (w->got >= (size_t)WB_NBLK * (WB_HDR + WB_BLK))
+		rs_stop(w->rs);
+}
+
+static void
+wb_lost(void *ctx, struct rs_conn *c, int err)
+{
+	(void)c;
+	(void)err;
+	((struct wblocks *)ctx)->lost++;
+}
+
+static void
+write_blocks_run(uint32_t copy_max, const char *path, const uint8_t *file)
+{
+	static const struct rs_handler srv_h = { NULL, wb_data, wb_lost, NULL };
+	static const struct rs_handler cli_h = { wb_fill, wb_data, wb_lost,
+	    wb_fill };
+	struct rs_config cfg = RS_CONFIG_DEFAULT;
+	struct wblocks w = { .path = path, .file = file };
+	struct rawserver *rs;
+	int port;
+
+	cfg.close_on_signal = false;
+	cfg.copy_max = copy_max;
+	rs = rs_new(&cfg);
+	w.rs = rs;
+	w.other = open("/dev/zero", O_RDONLY);
+	CHECK(w.other >= 0);
+	port = rs_listen(rs, "127.0.0.1", 0, 0, &srv_h, &w, NULL);
+	CHECK(port > 0);
+	CHECK(connect_to(rs, AF_INET, port, &cli_h, &w) != NULL);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(w.next, WB_NBLK);
+	CHECK_INT_EQ(w.got, (size_t)WB_NBLK * (WB_HDR + WB_BLK));
+	CHECK_INT_EQ(w.bad, 0);
+	CHECK_INT_EQ(w.lost, 0);
+	if (copy_max == 0)
+		CHECK_INT_EQ(rs_file_bytes_copied(rs), 0);
+	else
+		CHECK(rs_file_bytes_copied(rs) > 0);
+	CHECK(w.max_mem <= copy_max + 64 * WB_HDR);
+	printf("copy_max %u: %llu of %u bytes copied, queues held at most "
+	    "%zu\n", copy_max, (unsigned long long)rs_file_bytes_copied(rs),
+	    WB_NBLK * WB_BLK, w.max_mem);
+	close(w.other);
+	rs_free(rs);
+}
+
+static void
+test_write_blocks(void)
+{
+	char path[] = "/tmp/test_rawserver.XXXXXX";
+	uint8_t *file = malloc(WF_FILE_LEN);
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && file != NULL);
+	for (size_t i = 0; i < WF_FILE_LEN; i++)
+		file[i] = pattern(i * 5 + 1);
+	CHECK_INT_EQ(write(fd, file, WF_FILE_LEN), WF_FILE_LEN);
+	close(fd);
+	write_blocks_run(0, path, file);
+	write_blocks_run(64 * 1024, path, file);
+	write_blocks_run(RS_CONFIG_DEFAULT_COPY_MAX, path, file);
+	unlink(path);
+	free(file);
+}
+
+/*
  * Writing before the connect completes, and the pread() fallback of
  * rs_write_file: /proc/self/cmdline refuses sendfile() with EINVAL.  The
  * first range waits in the queue on a dup() (its fd is closed at once);
@@ -1804,8 +1956,8 @@ main(void)
 		printf("note: ::1 is not usable here; IPv6 cases skipped\n");
 	CHECK_RUN(test_timer_order, test_timer_ties, test_timer_cancel,
 	    test_timer_periodic_and_stop, test_listen_ports, test_echo_v4,
-	    test_echo_v6, test_write_file, test_write_early_and_fallback,
-	    test_deferred_close,
+	    test_echo_v6, test_write_file, test_write_blocks,
+	    test_write_early_and_fallback, test_deferred_close,
 	    test_close_in_made, test_connect_refused, test_connect_timeout,
 	    test_idle_timeout, test_max_conns, test_paused_hangup,
 	    test_many_conns, test_udp,
