@@ -1,6 +1,6 @@
 /*
- * sendpath: what the kernel charges a sender for four ways of sending a
- * file as 16 KiB BitTorrent blocks over loopback TCP.
+ * sendpath: what the kernel charges a sender for ways of sending a file
+ * as 16 KiB BitTorrent blocks over loopback TCP.
  *
  *	sendpath FILE MODE
  *
@@ -8,16 +8,25 @@
  * whole and prints the sender's and the receiver's CPU seconds:
  *
  *   0  send(13-byte header, MSG_MORE) + sendfile(16 KiB), per block:
- *      what btdownload's seeder does
+ *      what btdownload's seeder did until it copied blocks
  *   1  sendfile(16 KiB) per block, no headers
  *   2  writev() of 32 (header, block) pairs from a read-only mapping of
  *      FILE: one call and one kernel copy per 512 KiB
  *   3  sendfile(256 KiB) at a time, no headers
+ *   4  preadv() of 32 blocks into a buffer between their headers, then
+ *      one send() of the 512 KiB
+ *   5  mode 0 with TCP_CORK around each 32 blocks
+ *   6  pread() per block into a buffer after its header, one send() per
+ *      32 blocks: what btdownload's seeder does (rs_write_file)
+ *   7  write() of the header and splice() of the block into a pipe per
+ *      block, one splice() of 32 blocks from the pipe into the socket
  *
- * On the development VM (Linux 6.18, 1 GiB in the page cache) mode 2 cost
- * the sender 0.29-0.39 s against 0.45-0.55 s for mode 0: the splice
- * machinery behind sendfile and one TCP push per block cost more than
- * copying.  See docs/performance.md.  Benchmark helper, not a test.
+ * On the development VM (Linux 6.18, 1 GiB in the page cache) the sender
+ * spent per GiB: mode 0 0.45-0.62 s, mode 2 0.29-0.40, mode 4 0.33-0.42,
+ * mode 5 0.69-0.75, mode 6 0.40-0.43 and mode 7 0.47-0.56; modes 4 and 6
+ * with 4 blocks per send() 0.57, with 16 0.35.  The splice machinery
+ * behind sendfile and one TCP push per block cost more than copying.  See
+ * docs/performance.md.  Benchmark helper, not a test.
  */
 #define _GNU_SOURCE
 
@@ -95,6 +104,19 @@ writev_all(int s, struct iovec *iov, int n)
 }
 
 static void
+send_all(int s, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(s, p, n, 0);
+
+		if (w <= 0)
+			die("send");
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
 sendfile_all(int s, int fd, off_t off, size_t n)
 {
 	while (n > 0) {
@@ -111,7 +133,9 @@ send_file(int s, int fd, off_t size, int mode)
 {
 	static unsigned char hdr[13] = { 0, 0, 0x40, 9, 7 };
 	struct iovec iov[2 * BATCH];
+	static char scratch[BATCH * (13 + BLOCK)];
 	const char *map = NULL;
+	int one = 1, zero = 0, pfd[2] = { -1, -1 };
 	off_t o;
 	int k;
 
@@ -139,6 +163,66 @@ send_file(int s, int fd, off_t size, int mode)
 			}
 			writev_all(s, iov, k);
 			break;
+		case 4:
+			for (k = 0; k < BATCH && o + k * BLOCK < size; k++) {
+				memcpy(scratch + k * (13 + BLOCK), hdr, 13);
+				iov[k].iov_base = scratch + k * (13 + BLOCK) + 13;
+				iov[k].iov_len = BLOCK;
+			}
+			if (preadv(fd, iov, k, o) != (ssize_t)k * BLOCK)
+				die("preadv");
+			send_all(s, scratch, (size_t)k * (13 + BLOCK));
+			o += (off_t)k * BLOCK;
+			break;
+		case 6:
+			for (k = 0; k < BATCH && o < size; k++) {
+				char *b = scratch + k * (13 + BLOCK);
+
+				memcpy(b, hdr, 13);
+				if (pread(fd, b + 13, BLOCK, o) != BLOCK)
+					die("pread");
+				o += BLOCK;
+			}
+			send_all(s, scratch, (size_t)k * (13 + BLOCK));
+			break;
+		case 7:
+			if (pfd[0] < 0) {
+				if (pipe(pfd) < 0)
+					die("pipe");
+				if (fcntl(pfd[1], F_SETPIPE_SZ, 8 * BATCH * 4096) < 0)
+					die("F_SETPIPE_SZ");
+			}
+			for (k = 0; k < BATCH && o < size; k++) {
+				loff_t lo = o;
+
+				if (write(pfd[1], hdr, 13) != 13)
+					die("pipe write");
+				for (ssize_t in = 0, r; in < BLOCK; in += r)
+					if ((r = splice(fd, &lo, pfd[1], NULL,
+					    (size_t)(BLOCK - in), 0)) <= 0)
+						die("splice in");
+				o += BLOCK;
+			}
+			for (ssize_t left = (ssize_t)k * (13 + BLOCK); left > 0;) {
+				ssize_t w = splice(pfd[0], NULL, s, NULL, (size_t)left,
+				    SPLICE_F_MORE);
+
+				if (w <= 0)
+					die("splice out");
+				left -= w;
+			}
+			break;
+		case 5:
+			setsockopt(s, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+			for (k = 0; k < BATCH && o < size; k++) {
+				if (send(s, hdr, sizeof(hdr), MSG_MORE) !=
+				    (ssize_t)sizeof(hdr))
+					die("send");
+				sendfile_all(s, fd, o, BLOCK);
+				o += BLOCK;
+			}
+			setsockopt(s, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
+			break;
 		default:
 			sendfile_all(s, fd, o, 256 * 1024);
 			o += 256 * 1024;
@@ -156,7 +240,7 @@ main(int argc, char **argv)
 	off_t size;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: sendpath FILE MODE (0-3)\n");
+		fprintf(stderr, "usage: sendpath FILE MODE (0-7)\n");
 		return 2;
 	}
 	mode = atoi(argv[2]);
