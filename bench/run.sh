@@ -664,10 +664,21 @@ buffer) is under 0.1 s.
   topped up a quarter at a time.  No HAVE goes to a peer that has the
   piece (a seeder): with both, a leecher sends its seeder 1 message per
   MiB instead of 4.
-- **Serving**: a block's 13-byte header is queued, then sent with
-  MSG_MORE just before the block's sendfile(2) from the page cache: two
-  system calls per 16 KiB block, no copy.  A peer whose request queue
-  holds 2048 requests is not read from until it is down to 1024.
+- **Serving**: the blocks the uploader queues in one callback are read
+  (one pread() each) into the reactor's deferred queue between their
+  13-byte headers and leave with one sendmsg() per 512 KiB.  TCP then
+  builds full 64 KiB segments instead of one per 16 KiB block, and the
+  sender pays for one push and one delivery per segment instead of per
+  block, which costs less than the copy (sendpath below).  Only what the
+  socket should take at once is copied (its buffer size less what it
+  holds, asked with SIOCOUTQ), at most 1 MiB for all peers together, and
+  nothing to a socket that holds 32 KiB or more unsent: its peer reads
+  slower than we send, TCP appends each sendfile(2) to the unsent
+  segment, and the copy would only cost (serving aria2 that way cost
+  0.66-0.91 s per GiB against 0.35-0.61).  Everything else goes out with
+  MSG_MORE and sendfile(2) as before, so a stalled peer pins no memory.
+  A peer whose request queue holds 2048 requests is not read from until
+  it is down to 1024.
 
 Measured while making these changes (1 GiB, btdownload seeder and
 leecher on loopback, typical of several runs; the VM's noise is 10-20%):
@@ -682,6 +693,7 @@ leecher on loopback, typical of several runs; the VM's noise is 10-20%):
 | the same every 4 MiB instead of 16 (8 kept: 4 and 8 did not differ in the noise) | 1.46-1.66 (16: 1.82-2.08) | 1.4-1.6 | 6.3 MB | 0.6-0.7 |
 | queue topped up by quarters; no HAVE to seeders (4104 -> 1029 sendmsg) | 1.5-1.9 | 1.4-1.6 | 6.2 MB | 0.57-0.63 |
 | two pieces hashed side by side (5 alternating runs; before: 1.31-1.60 s) | 0.93-1.20 | 0.88-1.17 | 6.5 MB | 0.43-0.61 |
+| blocks read into the queue, one sendmsg per 512 KiB (two sets of 10 alternating runs, seeder and leecher pinned to one core each; before: seeder 0.52-0.69 s and 0.51-1.15 s) | 0.87-2.67 | 0.82-1.18 | 6.4 MB | 0.43-0.65 and 0.56-0.69 |
 
 Against Transmission 3.00 two fixes mattered.  It asks a fast seeder for
 every block of the torrent at once (65536 requests for 1 GiB); requests
@@ -728,8 +740,24 @@ Not done, and why:
   TCP_NODELAY on the seeder's sockets), 0.71-0.85 s against 0.58-0.87 s;
   blocks read with pread() into the deferred queue and sent with one
   sendmsg() per callback (two copies instead of none), 0.54-0.71 s
-  against 0.51-0.65 s.  None was kept.  bench/sendpath (a bare sender
-  and receiver, 1 GiB in the page cache) shows where the floor is: per
+  against 0.51-0.65 s.  None was kept then.  The last one came back
+  (Serving, above) once it was clear why it had not helped: the reactor
+  flushed a queue as soon as 64 KiB was deferred, so blocks left four at
+  a time, and sendpath puts four blocks per send() at 0.57 s per GiB and
+  sixteen at 0.35.  With 512 KiB per sendmsg() it cut the seeder's CPU by
+  about a quarter.  Its first version copied whatever the uploader
+  queued, and under bench/loadgen with 500 connections the socket
+  buffers (which the kernel trims under memory pressure) refused much of
+  it: the seeder's peak RSS reached 87-144 MiB.  Hence the bounds.  It
+  also showed an old waste: a header queued behind a file range took a
+  pooled 64 KiB chunk of its own, and once the pool's chunks had held
+  copies they were resident, so a backed-up libtorrent leecher pushed
+  the seeder's peak RSS from 6.2 to 7.6-8.6 MiB; such headers now get a
+  1 KiB chunk (6.1 MiB).  On this VM the gain is smaller than the noise
+  of single runs: medians of alternating runs moved by 5-15%, the
+  bench's best-of-3 figure did not always.
+  bench/sendpath (a bare sender and receiver, 1 GiB in the page cache;
+  its header lists every mode it measures) shows where the floor is: per
   16 KiB block, header send() + sendfile() costs the sender 0.45-0.55 s
   per GiB, sendfile() alone 0.34-0.54 s, and writev() of 32 header and
   block pairs from a read-only mapping of the file 0.29-0.39 s, one
@@ -752,7 +780,10 @@ Not done, and why:
   to 2 MiB at a time, so dropping only the 64 KiB around what was sent
   left 10-18 MiB of peak RSS.  A version that drops only whole 2 MiB
   windows behind the send position, and the rest when a queue holds no
-  more borrowed bytes, might keep both; it is not done.
+  more borrowed bytes, might keep both; it is not done.  With blocks now
+  copied into the queue, perf puts 44% of the seeder's time in the two
+  copies (page cache to queue 24%, queue to socket 20%); serving from a
+  mapping would save the first of them.
 - **Mapping files for the start-up check.**  Reading from the page
   cache costs a copy that hashing a mapping would not, but the check
   already runs faster than openssl hashes (two lanes), and

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #define OQ_CHUNK_SIZE	(64 * 1024)	/* tail chunk for small writes */
+#define OQ_SMALL_CHUNK	1024		/* small writes behind a file range */
 #define OQ_POOL_MAX	32		/* spare chunks kept for reuse */
 #define OQ_IOV_MAX	64		/* chunks per sendmsg() */
 #define OQ_WBUF_SIZE	(64 * 1024)	/* pread fallback for file ranges */

@@ -70,7 +70,7 @@ struct rs_config {
 	uint32_t connect_timeout_ms;	/* outgoing connect limit (15 s) */
 	uint32_t max_conns;		/* accepted beyond this are closed (max_allow_in) */
 	bool close_on_signal;		/* SIGINT/SIGTERM stop rs_run() (true in programs) */
-	uint32_t copy_max;		/* file bytes all queues may hold copied (2 MiB) */
+	uint32_t copy_max;		/* file bytes all queues may hold copied (1 MiB) */
 };
 /*
  * A zero timeout_ms, timeout_check_ms or connect_timeout_ms disables that
@@ -87,7 +87,7 @@ struct rs_config {
  * range with sendfile().
  */
 
-#define RS_CONFIG_DEFAULT_COPY_MAX	(2u << 20)
+#define RS_CONFIG_DEFAULT_COPY_MAX	(1u << 20)
 #define RS_CONFIG_DEFAULT { 300000, 60000, 15000, 55, true, \
 	RS_CONFIG_DEFAULT_COPY_MAX }
 
@@ -149,9 +149,9 @@ void rs_write(struct rs_conn *c, const void *p, size_t n);
 /*
  * Queue n bytes of file fd starting at off, after anything already
  * queued.  Inside rs_run(), a range of up to 512 KiB that the socket
- * should take at once is read into the queue and deferred like rs_write()
- * (within cfg.copy_max for all connections), so a run of 16 KiB blocks
- * leaves in one sendmsg().  Otherwise the deferred bytes before it are
+ * should take at once, when it holds under 32 KiB unsent, is read into the
+ * queue and deferred like rs_write() (within cfg.copy_max for all
+ * connections), so a run of 16 KiB blocks leaves in one sendmsg().  Otherwise the deferred bytes before it are
  * sent (with MSG_MORE), then the range with sendfile(2) at once.  The fd
  * is borrowed for the duration of the call only: what cannot be sent at
  * once is kept on a dup() of it.  A read error (-EIO when the file is

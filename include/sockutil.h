@@ -22,12 +22,13 @@ int sock_open(int family, int type);
 /* The socket's pending error (SO_ERROR) as -errno, or 0. */
 int sock_error(int fd);
 /*
- * A conservative guess at how many more bytes the TCP socket fd takes
- * before a send would block: its buffer size less what is queued, with a
- * margin for the kernel's per-segment overhead.  0 when unknown (not
- * Linux, or the queries fail).
+ * The send side of TCP socket fd: *room, a conservative guess at how many
+ * more bytes it takes before a send would block (its buffer size less
+ * what it holds, with a margin for the kernel's per-segment overhead),
+ * and *unsent, the bytes it holds that TCP has not sent yet.  0, or
+ * -errno (-ENOSYS where the queries are not Linux's).
  */
-size_t sock_send_room(int fd);
+int sock_send_state(int fd, size_t *room, size_t *unsent);
 
 /* "1.2.3.4:6881", "[::1]:6881" or "(family N)" into buf (truncated). */
 void sock_format_addr(const struct sockaddr *sa, char *buf, size_t len);

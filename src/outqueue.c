@@ -23,11 +23,20 @@
 
 #include "xmalloc.h"
 
+/*
+ * A chunk for `want` bytes: a pooled OQ_CHUNK_SIZE one, one of its own
+ * size when bigger, or with `small`, an OQ_SMALL_CHUNK one when that
+ * holds them (a header queued behind a file range would otherwise take,
+ * and keep resident, a whole pooled chunk).
+ */
 static struct oq_chunk *
-chunk_new(struct oq_pool *pool, size_t want)
+chunk_new(struct oq_pool *pool, size_t want, bool small)
 {
 	struct oq_chunk *ch;
 	size_t cap = want > OQ_CHUNK_SIZE ? want : OQ_CHUNK_SIZE;
+
+	if (small && want <= OQ_SMALL_CHUNK)
+		cap = OQ_SMALL_CHUNK;
 
 	if (cap == OQ_CHUNK_SIZE && pool->spare != NULL) {
 		ch = pool->spare;
@@ -125,7 +134,7 @@ oq__mem_slow(struct outqueue *q, struct oq_pool *pool, const uint8_t *p,
 		n -= k;
 	}
 	if (n > 0) {
-		t = chunk_new(pool, n);
+		t = chunk_new(pool, n, t != NULL && t->is_file);
 		memcpy(t->data, p, n);
 		t->end = n;
 		queue_push(q, t);
@@ -137,7 +146,7 @@ static int
 queue_file_copy(struct outqueue *q, struct oq_pool *pool, int fd,
     uint64_t off, size_t n)
 {
-	struct oq_chunk *m = chunk_new(pool, n);
+	struct oq_chunk *m = chunk_new(pool, n, false);
 	size_t got = 0;
 
 	while (got < n) {
@@ -205,7 +214,7 @@ oq_read_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
 		iov[niov++].iov_len = a;
 	}
 	if (a < n) {
-		nc = chunk_new(pool, n - a);
+		nc = chunk_new(pool, n - a, false);
 		iov[niov].iov_base = nc->data;
 		iov[niov++].iov_len = n - a;
 	}

@@ -62,6 +62,7 @@
 #define RS_RBUF_SIZE	(256 * 1024)	/* the one read buffer */
 #define RS_READ_BUDGET	(1024 * 1024)	/* per connection per pass */
 #define RS_DEFER_MAX	(512 * 1024)	/* deferred bytes flushed at once */
+#define RS_COPY_UNSENT_MAX (32 * 1024)	/* no copies to a backed-up socket */
 #define RS_UDP_BURST	64		/* datagrams per socket per pass */
 #define RS_ACCEPT_PAUSE_MS 500		/* listener rest after EMFILE */
 #define RS_NAME_LEN	64		/* "[v6 address]:port" */
@@ -101,7 +102,7 @@ struct rs_conn {
 	bool parked;		/* hung up while paused: fd hidden from poll */
 	bool pending;		/* queue holds deferred, unattempted bytes */
 	bool room_known;	/* room is valid for this deferral */
-	size_t room;		/* sock_send_room() when file reads began */
+	size_t room;		/* what to copy at most, from sock_send_state() */
 	socklen_t addrlen;
 	struct sockaddr_storage addr;
 	char name[RS_NAME_LEN];
@@ -283,11 +284,11 @@ pending_remove(struct rs_conn *c)
 
 /*
  * Send a pending connection's deferred bytes.  What the kernel refuses
- * stays queued behind POLLOUT.  With `notify`, a queue that drained fires
- * `flushed` (the uploader then queues more), with PF_NOTIFY.  Not from
- * inside a write, where the writer's own loop is still running: with
- * PF_LATER a queue drained there stays pending, empty, so that `flushed`
- * fires once the callback returns.  PF_QUIET: no callback ever.
+ * stays queued behind POLLOUT.  With PF_NOTIFY a queue that drained fires
+ * `flushed` (the uploader then queues more).  Not from inside a write,
+ * where the writer's own loop is still running: with PF_LATER a queue
+ * drained there stays pending, empty, so that `flushed` fires once the
+ * callback returns.  PF_QUIET: no callback (the reactor is stopping).
  */
 enum { PF_QUIET, PF_LATER, PF_NOTIFY };
 
@@ -371,7 +372,10 @@ rs_write(struct rs_conn *c, const void *p, size_t n)
  * kernel makes them.  That costs the sender far less than a sendfile()
  * and a TCP push per 16 KiB block (docs/performance.md).  Only what the
  * socket should take at once is copied, within cfg.copy_max for all
- * connections together, so a slow or stalled peer pins no memory.
+ * connections together, so a slow or stalled peer pins no memory.  A
+ * socket that holds unsent bytes (its peer reads slower than we send)
+ * gets sendfile(): the kernel appends each range to the unsent segment,
+ * so the segments are big without the copy.
  * False: not taken, nothing changed.
  */
 static bool
@@ -384,7 +388,12 @@ write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
 	    rs->oqpool.mem_queued + n > rs->cfg.copy_max)
 		return false;
 	if (!c->room_known) {
-		c->room = sock_send_room(c->io.fd);
+		size_t unsent;
+
+		/* A backed-up socket already makes big segments. */
+		if (sock_send_state(c->io.fd, &c->room, &unsent) < 0 ||
+		    unsent >= RS_COPY_UNSENT_MAX)
+			c->room = 0;
 		c->room_known = true;
 	}
 	if (c->out.queued + n > c->room)

@@ -67,24 +67,30 @@ sock_error(int fd)
 	return -e;
 }
 
-size_t
-sock_send_room(int fd)
+int
+sock_send_state(int fd, size_t *room, size_t *unsent)
 {
 #ifdef __linux__
-	int outq = 0, sndbuf = 0;
+	int outq = 0, nsd = 0, sndbuf = 0;
 	socklen_t len = sizeof(sndbuf);
 	size_t used;
 
-	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || outq < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 ||
-	    sndbuf <= 0)
-		return 0;
+	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || ioctl(fd, SIOCOUTQNSD,
+	    &nsd) < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    &len) < 0)
+		return -errno;
+	if (outq < 0 || nsd < 0 || sndbuf <= 0)
+		return -EINVAL;
 	/* The buffer is charged for segments' overhead too: keep 1/16. */
 	used = (size_t)outq + (size_t)outq / 16 + (size_t)sndbuf / 16;
-	return (size_t)sndbuf > used ? (size_t)sndbuf - used : 0;
+	*room = (size_t)sndbuf > used ? (size_t)sndbuf - used : 0;
+	*unsent = (size_t)nsd;
+	return 0;
 #else
 	(void)fd;
-	return 0;
+	(void)room;
+	(void)unsent;
+	return -ENOSYS;
 #endif
 }
 

@@ -421,10 +421,15 @@ test_read_file(void)
 	oq_mem(&q, &pool, hdr, HDR);
 	fd = temp_file();
 	CHECK_OK(oq_file(&q, &pool, fd, 0, 100));
-	CHECK_OK(oq_read_file(&q, &pool, fd, 0, 1000));
+	/* A header behind a file range takes a small chunk, not a pooled one. */
+	oq_mem(&q, &pool, hdr, HDR);
+	CHECK(q.tail->cap == OQ_SMALL_CHUNK && q.tail->end == HDR);
+	CHECK_OK(oq_read_file(&q, &pool, fd, 0, 2000));
+	CHECK(q.tail->cap == OQ_CHUNK_SIZE &&
+	    q.tail->end == 2000 - (OQ_SMALL_CHUNK - (size_t)HDR));
 	close(fd);
-	CHECK_INT_EQ(pool.mem_queued, HDR + 1000);
-	CHECK_INT_EQ(q.queued, HDR + 1100);
+	CHECK_INT_EQ(pool.mem_queued, 2 * HDR + 2000);
+	CHECK_INT_EQ(q.queued, 2 * HDR + 2100);
 	oq_clear(&q, &pool);
 	CHECK_INT_EQ(pool.mem_queued, 0);
 	pair_close(sv);

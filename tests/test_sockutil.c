@@ -1,6 +1,7 @@
 /*
  * test_sockutil: address parsing and formatting, socket flags, SO_ERROR
- * after a refused connect, and listening on one address or on IPv4 and
+ * after a refused connect, a socket's send state (room and unsent bytes),
+ * and listening on one address or on IPv4 and
  * IPv6 together (real sockets on loopback; IPv6 parts are skipped with a
  * note when ::1 is not usable).
  */
@@ -142,6 +143,49 @@ test_refused(void)
 	close(holder);
 }
 
+/*
+ * sock_send_state on a loopback connection whose peer does not read: a
+ * fresh socket has room and nothing unsent; once sends would block, the
+ * room is under one block and the bytes past the peer's window are held
+ * unsent.  A pipe is not a socket.
+ */
+static void
+test_send_state(void)
+{
+	static char buf[16384];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	size_t room = 0, unsent = 1, total = 0;
+	int lsn = sock_open(AF_INET, SOCK_STREAM), fd, peer, p[2];
+	ssize_t w;
+
+	CHECK_OK(sock_parse_addr("127.0.0.1", 0, &ss, &len));
+	CHECK_OK(bind(lsn, (struct sockaddr *)&ss, len));
+	CHECK_OK(listen(lsn, 1));
+	sock_set_port(&ss, sock_port(lsn));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK_OK(connect(fd, (struct sockaddr *)&ss, len));
+	peer = accept(lsn, NULL, NULL);
+	CHECK(peer >= 0);
+	CHECK_OK(sock_send_state(fd, &room, &unsent));
+	CHECK(room > 0);
+	CHECK_INT_EQ(unsent, 0);
+	while ((w = send(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		total += (size_t)w;
+	CHECK(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+	CHECK(total > 0);
+	CHECK_OK(sock_send_state(fd, &room, &unsent));
+	CHECK(room < sizeof(buf));
+	CHECK(unsent > 0 && unsent < total);
+	CHECK_OK(pipe(p));
+	CHECK(sock_send_state(p[1], &room, &unsent) < 0);
+	close(p[0]);
+	close(p[1]);
+	close(peer);
+	close(fd);
+	close(lsn);
+}
+
 static void
 test_listen_single(void)
 {
@@ -238,5 +282,5 @@ main(void)
 {
 	have_v6 = probe_v6();
 	CHECK_RUN(test_parse, test_format, test_flags, test_refused,
-	    test_listen_single, test_listen_pair);
+	    test_send_state, test_listen_single, test_listen_pair);
 }
