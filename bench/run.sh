@@ -744,18 +744,22 @@ Not done, and why:
   (Serving, above) once it was clear why it had not helped: the reactor
   flushed a queue as soon as 64 KiB was deferred, so blocks left four at
   a time, and sendpath puts four blocks per send() at 0.57 s per GiB and
-  sixteen at 0.35.  With 512 KiB per sendmsg() it cut the seeder's CPU by
-  about a quarter.  Its first version copied whatever the uploader
-  queued, and under bench/loadgen with 500 connections the socket
+  sixteen at 0.35.  With 512 KiB per sendmsg() and no unsent rule it cut
+  the seeder's CPU by about a quarter in 8 pinned pairs (0.35-0.53 s
+  against 0.56-0.81 s), and under bench/loadgen it raised throughput by
+  half at a third less CPU per GiB.  Its first version copied whatever
+  the uploader queued, and under bench/loadgen with 500 connections the
+  socket
   buffers (which the kernel trims under memory pressure) refused much of
   it: the seeder's peak RSS reached 87-144 MiB.  Hence the bounds.  It
   also showed an old waste: a header queued behind a file range took a
   pooled 64 KiB chunk of its own, and once the pool's chunks had held
   copies they were resident, so a backed-up libtorrent leecher pushed
   the seeder's peak RSS from 6.2 to 7.6-8.6 MiB; such headers now get a
-  1 KiB chunk (6.1 MiB).  On this VM the gain is smaller than the noise
-  of single runs: medians of alternating runs moved by 5-15%, the
-  bench's best-of-3 figure did not always.
+  1 KiB chunk (6.1 MiB).  With the unsent rule the gain against a
+  btdownload leecher shrank: medians of alternating runs moved by 5-15%,
+  less than this VM's noise between single runs, and the bench's
+  best-of-3 figure did not always move at all.
   bench/sendpath (a bare sender and receiver, 1 GiB in the page cache;
   its header lists every mode it measures) shows where the floor is: per
   16 KiB block, header send() + sendfile() costs the sender 0.45-0.55 s
