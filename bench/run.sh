@@ -749,9 +749,8 @@ Not done, and why:
   against 0.56-0.81 s), and under bench/loadgen it raised throughput by
   half at a third less CPU per GiB.  Its first version copied whatever
   the uploader queued, and under bench/loadgen with 500 connections the
-  socket
-  buffers (which the kernel trims under memory pressure) refused much of
-  it: the seeder's peak RSS reached 87-144 MiB.  Hence the bounds.  It
+  socket buffers (which the kernel trims under memory pressure) refused
+  much of it: the seeder's peak RSS reached 87-144 MiB.  Hence the bounds.  It
   also showed an old waste: a header queued behind a file range took a
   pooled 64 KiB chunk of its own, and once the pool's chunks had held
   copies they were resident, so a backed-up libtorrent leecher pushed
