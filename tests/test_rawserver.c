@@ -963,6 +963,125 @@ test_write_blocks(void)
 }
 
 /*
+ * `flushed` after a queue drained inside a write.  Deferred writes are
+ * flushed at once when enough pile up; if that send takes everything, the
+ * queue is empty when the callback returns, and `flushed` must still
+ * fire, or a writer that waits for it (the uploader) stalls.  16 MiB first
+ * grow the socket's buffers, then a timer writes 64 KiB pieces until a
+ * write leaves the queue empty, and stops writing.
+ */
+#define IF_WARM		(16u << 20)
+#define IF_PIECE	65536u
+
+struct inner {
+	struct rawserver *rs;
+	struct rs_conn *cli;
+	size_t written, got, burst_end;
+	int phase;		/* 0 warm-up, 1 burst written, 2 done */
+	int bursts, drained, flushed_after, lost;
+};
+
+static void
+if_stop(void *ctx)
+{
+	rs_stop(((struct inner *)ctx)->rs);
+}
+
+static void
+if_burst(void *ctx)
+{
+	struct inner *t = ctx;
+	static uint8_t buf[IF_PIECE];
+
+	t->bursts++;
+	for (int i = 0; i < 64; i++) {
+		rs_write(t->cli, buf, sizeof(buf));
+		t->written += sizeof(buf);
+		if (rs_conn_queued(t->cli) == 0) {
+			t->drained++;
+			break;
+		}
+	}
+	t->burst_end = t->written;
+	t->flushed_after = 0;
+	t->phase = 1;
+}
+
+static void
+if_flushed(void *ctx, struct rs_conn *c)
+{
+	struct inner *t = ctx;
+	static uint8_t buf[IF_PIECE];
+
+	if (t->phase == 1) {
+		t->flushed_after++;
+		return;
+	}
+	while (t->phase == 0 && t->written < IF_WARM &&
+	    rs_conn_queued(c) < 4 * IF_PIECE) {
+		rs_write(c, buf, sizeof(buf));
+		t->written += sizeof(buf);
+	}
+}
+
+static void
+if_made(void *ctx, struct rs_conn *c)
+{
+	((struct inner *)ctx)->cli = c;
+	if_flushed(ctx, c);
+}
+
+static void
+if_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
+{
+	struct inner *t = ctx;
+
+	(void)c;
+	(void)p;
+	t->got += n;
+	if (t->phase == 0 && t->got == IF_WARM)
+		rs_add_task(t->rs, 20, if_burst, t);
+	else if (t->phase == 1 && t->got == t->burst_end) {
+		/* Until a burst drains inside its write, try again. */
+		if (t->drained == 0 && t->bursts < 10)
+			rs_add_task(t->rs, 20, if_burst, t);
+		else
+			rs_add_task(t->rs, 200, if_stop, t);
+	}
+}
+
+static void
+if_lost(void *ctx, struct rs_conn *c, int err)
+{
+	(void)c;
+	(void)err;
+	((struct inner *)ctx)->lost++;
+}
+
+static void
+test_flushed_after_inner_drain(void)
+{
+	static const struct rs_handler srv_h = { NULL, if_data, if_lost, NULL };
+	static const struct rs_handler cli_h = { if_made, if_data, if_lost,
+	    if_flushed };
+	struct rawserver *rs = new_rs_default();
+	struct inner t = { .rs = rs };
+	int port = rs_listen(rs, "127.0.0.1", 0, 0, &srv_h, &t, NULL);
+
+	CHECK(port > 0);
+	CHECK(connect_to(rs, AF_INET, port, &cli_h, &t) != NULL);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(t.got, t.written);
+	CHECK_INT_EQ(t.lost, 0);
+	/* The case under test happened, and then `flushed` came once. */
+	CHECK_INT_EQ(t.drained, 1);
+	CHECK_INT_EQ(t.flushed_after, 1);
+	printf("inner drain: after %d burst(s), flushed %d time(s)\n",
+	    t.bursts, t.flushed_after);
+	rs_free(rs);
+}
+
+/*
  * Writing before the connect completes, and the pread() fallback of
  * rs_write_file: /proc/self/cmdline refuses sendfile() with EINVAL.  The
  * first range waits in the queue on a dup() (its fd is closed at once);
@@ -1957,7 +2076,8 @@ main(void)
 	CHECK_RUN(test_timer_order, test_timer_ties, test_timer_cancel,
 	    test_timer_periodic_and_stop, test_listen_ports, test_echo_v4,
 	    test_echo_v6, test_write_file, test_write_blocks,
-	    test_write_early_and_fallback, test_deferred_close,
+	    test_flushed_after_inner_drain, test_write_early_and_fallback,
+	    test_deferred_close,
 	    test_close_in_made, test_connect_refused, test_connect_timeout,
 	    test_idle_timeout, test_max_conns, test_paused_hangup,
 	    test_many_conns, test_udp,
