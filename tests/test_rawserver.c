@@ -818,7 +818,8 @@ test_write_file(void)
  * that file's bytes.  Run with copy_max 0 (sendfile only), 64 KiB and the
  * default: the bytes arrive right, the copying path is used unless
  * copy_max is 0, and the memory the queues hold stays within copy_max
- * plus the headers of one callback.
+ * plus the headers of one callback.  Then a task queues eight more blocks
+ * and closes the connection at once: the queues' memory is back to 0.
  */
 #define WB_BLK		16384u
 #define WB_HDR		13u
@@ -835,6 +836,9 @@ struct wblocks {
 	size_t bad;		/* received bytes that differ */
 	size_t max_mem;
 	int lost;
+	struct rs_conn *cli;
+	bool closing;		/* phase 2: blocks queued, then rs_close */
+	size_t mem_at_close;
 };
 
 static uint64_t
@@ -884,6 +888,8 @@ wb_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
 	struct wblocks *w = ctx;
 
 	(void)c;
+	if (w->closing)
+		return;
 	for (size_t i = 0; i < n; i++, w->got++) {
 		size_t k = w->got / (WB_HDR + WB_BLK);
 		size_t j = w->got % (WB_HDR + WB_BLK);
@@ -901,16 +907,44 @@ wb_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
 static void
 wb_lost(void *ctx, struct rs_conn *c, int err)
 {
+	struct wblocks *w = ctx;
+
 	(void)c;
 	(void)err;
-	((struct wblocks *)ctx)->lost++;
+	if (++w->lost == 2 && w->closing)
+		rs_stop(w->rs);
+}
+
+static void
+wb_made(void *ctx, struct rs_conn *c)
+{
+	((struct wblocks *)ctx)->cli = c;
+	wb_fill(ctx, c);
+}
+
+/* Phase 2: queue blocks from a task, then close with them still queued. */
+static void
+wb_close_task(void *ctx)
+{
+	struct wblocks *w = ctx;
+	int fd = open(w->path, O_RDONLY);
+
+	CHECK(fd >= 0);
+	w->closing = true;
+	for (int k = 0; k < 8; k++) {
+		rs_write(w->cli, "0123456789abc", WB_HDR);
+		rs_write_file(w->cli, fd, wb_off(k), WB_BLK);
+	}
+	close(fd);
+	w->mem_at_close = rs_queued_memory(w->rs);
+	rs_close(w->cli);
 }
 
 static void
 write_blocks_run(uint32_t copy_max, const char *path, const uint8_t *file)
 {
 	static const struct rs_handler srv_h = { NULL, wb_data, wb_lost, NULL };
-	static const struct rs_handler cli_h = { wb_fill, wb_data, wb_lost,
+	static const struct rs_handler cli_h = { wb_made, wb_data, wb_lost,
 	    wb_fill };
 	struct rs_config cfg = RS_CONFIG_DEFAULT;
 	struct wblocks w = { .path = path, .file = file };
@@ -939,6 +973,16 @@ write_blocks_run(uint32_t copy_max, const char *path, const uint8_t *file)
 	printf("copy_max %u: %llu of %u bytes copied, queues held at most "
 	    "%zu\n", copy_max, (unsigned long long)rs_file_bytes_copied(rs),
 	    WB_NBLK * WB_BLK, w.max_mem);
+	CHECK_INT_EQ(rs_queued_memory(rs), 0);
+	/* Closing with copied blocks queued gives their memory back. */
+	rs_add_task(rs, 1, wb_close_task, &w);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(w.lost, 2);
+	/* With room for all eight copies, they were all still queued. */
+	if (copy_max >= 8 * (WB_HDR + WB_BLK))
+		CHECK(w.mem_at_close >= 8 * (WB_HDR + WB_BLK));
+	CHECK_INT_EQ(rs_queued_memory(rs), 0);
+	printf("closed with %zu bytes queued in memory\n", w.mem_at_close);
 	close(w.other);
 	rs_free(rs);
 }
