@@ -794,15 +794,20 @@ Not done, and why:
 - **TCP congestion control.**  This VM's kernel defaults to bbr
   (net.ipv4.tcp_congestion_control; Debian's default is cubic).  With no
   fq qdisc on loopback, bbr paces every segment itself, with a timer, and
-  that work lands on the sender.  The same seeder binaries, 5 pinned
-  runs each against a btdownload leecher, seeder CPU s per GiB: with
-  bbr 0.57-0.71 (sendfile per block) and 0.59-0.69 (blocks copied,
-  512 KiB per sendmsg); with cubic 0.30-0.58 and 0.30-0.54; with reno
-  0.29-0.36 and 0.33-0.51.  So under cubic the seeder is well inside
-  0.5 s per GiB and under bbr it is not.  btdownload does not choose a
-  congestion control for its sockets: that is the host's policy, and bbr
-  is the better one on real links.  Under cubic the copying path still
-  pays off where a peer asks for few blocks at a time: bench/loadgen, 1
+  that work lands on the sender.  The same seeder binaries against a
+  btdownload leecher, pinned, the file read into the page cache before
+  each run, bbr and cubic alternating (5 runs of each binary under
+  each), seeder CPU s per GiB: with bbr 0.62-0.75 (sendfile per block)
+  and 0.39-0.73 (blocks copied, 512 KiB per sendmsg); with cubic
+  0.27-0.30 and 0.32-0.40.  So under cubic the seeder is well inside
+  0.5 s per GiB, and there sendfile per block is the cheaper of the two
+  against this leecher; under bbr neither is inside it reliably.
+  (Without reading the file in first, DAMON had reclaimed some of it
+  and perf showed the seeder's reads waiting on the disk.)  btdownload
+  does not choose a congestion control for its sockets: that is the
+  host's policy, and bbr is the better one on real links.  Under cubic
+  the copying path still pays off where a peer asks for few blocks at a
+  time: bench/loadgen, 1
   connection, 1947-2071 MiB/s at 0.43-0.45 CPU s per GiB against
   1396-1466 MiB/s at 0.65-0.69 with sendfile per block; 500 connections,
   2931-3264 against 1825-2085 MiB/s.
