@@ -802,8 +802,8 @@ Not done, and why:
   0.27-0.30 and 0.32-0.40.  So under cubic the seeder is well inside
   0.5 s per GiB, and there sendfile per block is the cheaper of the two
   against this leecher; under bbr neither is inside it reliably.
-  (Without reading the file in first, DAMON had reclaimed some of it
-  and perf showed the seeder's reads waiting on the disk.)  btdownload
+  (Without reading the file in first, perf showed the seeder's reads
+  waiting on the disk: this VM's DAMON reclaim had taken part of it.)  btdownload
   does not choose a congestion control for its sockets: that is the
   host's policy, and bbr is the better one on real links.  Under cubic
   the copying path still pays off where a peer asks for few blocks at a
