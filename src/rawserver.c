@@ -387,6 +387,8 @@ write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
 	if (!conn_defers(c) || n > RS_DEFER_MAX ||
 	    rs->oqpool.mem_queued + n > rs->cfg.copy_max)
 		return false;
+	if (!c->pending)	/* a new deferral: ask again */
+		c->room_known = false;
 	if (!c->room_known) {
 		size_t unsent;
 
