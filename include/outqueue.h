@@ -4,8 +4,10 @@
  *
  * It owns the queued bytes: memory chunks (small writes share a 64 KiB
  * tail chunk, recycled through a pool shared by every queue of a reactor)
- * and file ranges (kept on a dup() of the caller's fd, sent with
- * sendfile(2), or pread()+send() where sendfile refuses the fd).  It also
+ * and file ranges: read into memory chunks at once (oq_read_file, and
+ * oq_file when no descriptor is left for a dup), or kept on a dup() of the
+ * caller's fd and sent with sendfile(2), or pread()+send() where sendfile
+ * refuses the fd.  It also
  * owns the send calls: memory leaves with one sendmsg() of up to
  * OQ_IOV_MAX chunks.  It does not own the socket, poll() interest,
  * deferral or callbacks: rawserver.c decides when to call what, and acts

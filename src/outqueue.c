@@ -141,35 +141,6 @@ oq__mem_slow(struct outqueue *q, struct oq_pool *pool, const uint8_t *p,
 	}
 }
 
-/* pread() all of [off, off + n) into a new memory chunk. */
-static int
-queue_file_copy(struct outqueue *q, struct oq_pool *pool, int fd,
-    uint64_t off, size_t n)
-{
-	struct oq_chunk *m = chunk_new(pool, n, false);
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, m->data + got, n - got,
-		    (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			int e = r < 0 ? -errno : -EIO;
-
-			chunk_free(pool, m);
-			return e;
-		}
-		got += (size_t)r;
-	}
-	m->end = n;
-	q->queued += n;
-	pool->mem_queued += n;
-	queue_push(q, m);
-	return 0;
-}
-
 /*
  * preadv() until iov[0, n) is full.  0, or -errno (-EIO: the file ended);
  * iov is consumed.
@@ -242,7 +213,7 @@ oq_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 	if (dfd < 0)
-		return queue_file_copy(q, pool, fd, off, n);
+		return oq_read_file(q, pool, fd, off, n);
 	ch = xmalloc(sizeof(*ch));
 	memset(ch, 0, sizeof(*ch));
 	ch->is_file = true;

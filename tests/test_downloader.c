@@ -391,6 +391,7 @@ test_lone_piece_verified_soon(void)
 	struct world w;
 	struct cn_conn c;
 	struct dl_peer *p;
+
 	world_init(&w, 2);
 	p = seed_peer(&w, &c);
 	dl_got_unchoke(p);
