@@ -17,7 +17,11 @@
 #   5. a btdownload leecher through bench/delayrelay (DELAY_MS each way)
 #      for RELAY_SECS seconds, with the rate-sized request queue and with
 #      a fixed backlog of 5;
-#   6. with BIG=16G (say), a btdownload to btdownload transfer of a sparse
+#   6. a bare sender for comparison: bench/sendpath sending the file with
+#      no protocol around it (sendfile() 256 KiB at a time, and pread() +
+#      send() as the seeder does), REPEAT times each; its CPU per GiB is
+#      printed next to the seeders' figures;
+#   7. with BIG=16G (say), a btdownload to btdownload transfer of a sparse
 #      file that big: peak RSS of both.
 #
 # The results go to stdout as Markdown and, unless DOC= is empty, to
@@ -43,7 +47,7 @@ RELAY_SECS=${RELAY_SECS:-20}
 DELAY_MS=${DELAY_MS:-50}
 TIMEOUT=${TIMEOUT:-300}
 BIG=${BIG:-}
-PARTS=${PARTS:-matrix check load relay}	# which parts to run
+PARTS=${PARTS:-matrix floor check load relay}	# which parts to run
 REPEAT=${REPEAT:-3}	# runs of each leecher; the fastest is reported
 DOC=${DOC-$TOP/docs/performance.md}
 B=$TOP/build/bench
@@ -404,6 +408,68 @@ seeder_table() {
 	done <"$W/seeders"
 }
 
+# --- what a bare sender costs -----------------------------------------------
+
+# bench/sendpath sends the file with no protocol around it, to a receiver
+# that may run on the other core: mode 3 with sendfile() 256 KiB at a time,
+# mode 6 the way btdownload's seeder does (pread() per 16 KiB block after
+# its header, one send() per 512 KiB).  The cheaper is what the kernel
+# charges any seeder here, under this machine's congestion control.
+floor() {
+	local m
+	: >"$W/floor"
+	for _ in $(seq "$REPEAT"); do
+		for m in 3 6; do
+			"$B/sendpath" "$W/src/$NAME" "$m" 2>&1 |
+			    awk '/^mode [0-9]: sender/ { print $2, $4 }' |
+			    tr -d : >>"$W/floor"
+		done
+	done
+	FLOOR=$(awk '{ print $2 }' "$W/floor" | sort -g | head -1)
+	[ -n "$FLOOR" ] || { FAILED=1; say "sendpath failed"; return; }
+	FLOOR_GIB=$(per_gib "$FLOOR")
+	say "floor: sendpath $(tr '\n' ' ' <"$W/floor")(mode, CPU s)"
+}
+
+# per_gib SECONDS: SECONDS for the whole file, per GiB.
+per_gib() {
+	echo "scale=2; $1 * 1073741824 / $TOTAL" | bc | sed 's/^\./0./'
+}
+
+# The runs of sendpath mode $1, per GiB.
+floor_runs() {
+	local r out=""
+	for r in $(awk -v m="$1" '$1 == m { print $2 }' "$W/floor" | sort -g)
+	do
+		out="$out${out:+, }$(per_gib "$r")"
+	done
+	echo "$out"
+}
+
+floor_text() {
+	[ -n "${FLOOR_GIB:-}" ] || return 0
+	cat <<EOF2
+A bare sender, for comparison: bench/sendpath sends the same file with no
+protocol around it to a receiver that may run on the other core, under
+TCP congestion control $TCP_CC.  CPU s per GiB, each run: sendfile() of
+256 KiB at a time (mode 3) $(floor_runs 3); pread() of each 16 KiB block
+after its header and one send() per 512 KiB, as btdownload's seeder does
+(mode 6), $(floor_runs 6).$(floor_ratio)
+EOF2
+}
+
+# btdownload's seeder CPU per GiB to the btdownload leecher, over the
+# cheapest bare sender.
+floor_ratio() {
+	local gib b
+	gib=$(echo "scale=3; $TOTAL / 1073741824" | bc)
+	b=$(awk -v g="$gib" '$1 == "btdownload" && $2 == "btdownload" &&
+	    $3 == "done" { printf "%.2f", $8 / g; exit }' "$W/rows")
+	[ -n "$b" ] || return 0
+	echo "  The btdownload seeder's $b to the btdownload leecher is" \
+	    "$(div "$b" "$FLOOR_GIB") × the cheapest of these ($FLOOR_GIB)."
+}
+
 # --- start-up hash check --------------------------------------------------
 
 hash_check() {
@@ -579,6 +645,8 @@ re-announce every second or two).
 $(matrix_table)
 
 $(seeder_table)
+
+$(floor_text)
 
 ### Start-up hash check
 
@@ -801,7 +869,17 @@ Not done, and why:
   and 0.39-0.73 (blocks copied, 512 KiB per sendmsg); with cubic
   0.27-0.30 and 0.32-0.40.  So under cubic the seeder is well inside
   0.5 s per GiB, and there sendfile per block is the cheaper of the two
-  against this leecher; under bbr neither is inside it reliably.
+  against this leecher; under bbr neither is inside it reliably.  A bare
+  sender shows why (bench/sendpath with the receiver free to run on the
+  other core, as in the bench, bbr and cubic alternating, 3 runs each):
+  sendfile() of 256 KiB at a time with no headers, which copies nothing,
+  cost 0.54-0.66 s per GiB under bbr and 0.07-0.08 under cubic; pread()
+  and one send() per 512 KiB, btdownload's way, 0.42-0.55 and 0.34-0.42.
+  perf stat of one such sendfile() run: 12,309 hrtimer starts, 48,966
+  softirqs and 7,893 context switches under bbr, against 88, 8,179 and
+  427 under cubic.  Under bbr, then, what the kernel charges for sending
+  alone is at the target, before any protocol; `make bench` measures
+  this bare sender in every run and prints it under the seeders' table.
   (Without reading the file in first, perf showed the seeder's reads
   waiting on the disk: this VM's DAMON reclaim had taken part of it.)  btdownload
   does not choose a congestion control for its sockets: that is the
@@ -841,6 +919,7 @@ warm_up
 : >"$W/rows" >"$W/seeders" >"$W/load" >"$W/relay"
 part matrix && { say "matrix: seeders [$SEEDERS], leechers [$LEECHERS]"
 	matrix; }
+part floor && { say "floor: a bare sender (sendpath)"; floor; }
 part check && { say "start-up hash check"; hash_check; }
 part load && { say "load: $LOAD_NS connections"; load; }
 part relay && { say "relay: $DELAY_MS ms each way"; relay; }

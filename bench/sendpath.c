@@ -25,8 +25,14 @@
  * spent per GiB: mode 0 0.45-0.62 s, mode 2 0.29-0.40, mode 4 0.33-0.42,
  * mode 5 0.69-0.75, mode 6 0.40-0.43 and mode 7 0.47-0.56; modes 4 and 6
  * with 4 blocks per send() 0.57, with 16 0.35.  The splice machinery
- * behind sendfile and one TCP push per block cost more than copying.  See
- * docs/performance.md.  Benchmark helper, not a test.
+ * behind sendfile and one TCP push per block cost more than copying.
+ * Those runs were pinned to one core, receiver and sender together; with
+ * the receiver free to run on the other core (as a seeder's peer is) and
+ * bbr, the kernel's default there, mode 3 cost 0.54-0.66 and mode 6
+ * 0.42-0.55; under cubic 0.07-0.08 and 0.34-0.42: bbr paces every
+ * segment with a timer, and the sender pays.  make bench runs modes 3 and
+ * 6 next to the seeders.  See docs/performance.md.  Benchmark helper, not
+ * a test.
  */
 #define _GNU_SOURCE
 
