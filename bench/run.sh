@@ -496,7 +496,8 @@ load() {
 	rm -f "$W/src/.$NAME.btresume"
 	spawn "$W/seed-load.log" "$BTDOWNLOAD" "$W/notracker.torrent" \
 	    --saveas "$W/src/$NAME" --minport "$port" --maxport "$port" \
-	    --display_interval 1 --max_uploads 1000 --max_allow_in 1000
+	    --display_interval 1 --max_uploads 1000 --max_allow_in 1000 \
+	    --max_conns_per_ip 0
 	wait_log "$W/seed-load.log" "status=seeding" 120 || {
 		FAILED=1; say "load seeder did not start"; return; }
 	for n in $LOAD_NS; do
@@ -661,8 +662,8 @@ btdownload: $(div "${CHECK_MIBS:-0}" "$OSSL_MIBS") of openssl's figure.
 
 bench/loadgen keeps 32 requests outstanding on each connection (a new one
 for every block that arrives) for $LOAD_SECS s, after every connection is
-unchoked; the seeder runs with \`--max_uploads 1000 --max_allow_in 1000\`
-so that all are served.  Seeder peak RSS: $(mib "${LOAD_RSS:-0}") MiB.
+unchoked; the seeder runs with \`--max_uploads 1000 --max_allow_in 1000
+--max_conns_per_ip 0\` so that all are served.  Seeder peak RSS: $(mib "${LOAD_RSS:-0}") MiB.
 
 $(load_table)
 

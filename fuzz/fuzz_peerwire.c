@@ -83,7 +83,7 @@ static const struct enc_upper upper = { made, got_message, lost, NULL };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct enc_config cfg = { 8u * 1024 * 1024, 0, 35 };
+	struct enc_config cfg = { 8u * 1024 * 1024, 0, 35, 0 };
 	uint8_t hash[20], id[20];
 	struct ctx c = { 0, 0, 0 };
 

@@ -7,7 +7,8 @@
  * drops connections to ourselves and duplicate peer ids, frames messages
  * with a 4-byte big-endian length capped at max_message_length, sends
  * keepalives, caps outgoing connections (max_initiate, with a queue of
- * spare peers to dial later) and remembers banned addresses.  Complete
+ * spare peers to dial later) and connections per host (max_per_host), and
+ * remembers banned addresses.  Complete
  * messages go up to the `upper` layer (the connecter) through a vtable.
  */
 #ifndef BT_ENCRYPTER_H
@@ -50,6 +51,10 @@ struct enc_config {
 	uint32_t max_message_length;	/* 8 MiB */
 	uint32_t keepalive_ms;		/* 120 s */
 	uint32_t max_initiate;		/* 35 */
+	/* At most this many connections with one host (IP address, any
+	 * port), ours and theirs together: further incoming ones are closed
+	 * at once and further addresses of it are not dialled.  0: no limit. */
+	uint32_t max_per_host;		/* 8 (--max_conns_per_ip) */
 };
 
 /*
@@ -70,7 +75,7 @@ const struct rs_handler *enc_handler(void);
  * hash it names) it has read already: the connection becomes ours, as if
  * accepted by enc_handler(), and the n bytes are processed as if they had
  * just arrived.  p is copied.  The connection may be closed by the time
- * this returns (banned, bad handshake).
+ * this returns (banned, its host at max_per_host, bad handshake).
  */
 void enc_accept(struct encoder *enc, struct rs_conn *c, const uint8_t *p,
     size_t n);
@@ -78,8 +83,9 @@ void enc_accept(struct encoder *enc, struct rs_conn *c, const uint8_t *p,
 /*
  * Dial a peer (numeric address).  id, when not NULL, is the peer id the
  * tracker announced; a different id in the handshake drops the peer.
- * Skips banned addresses and addresses already connected; at max_initiate
- * connections the address waits in the spare queue.
+ * Skips banned addresses, addresses already connected and hosts with
+ * max_per_host connections; at max_initiate connections the address
+ * waits in the spare queue.
  */
 void enc_start_connection(struct encoder *enc, const struct sockaddr *sa,
     socklen_t salen, const uint8_t *id);
@@ -106,6 +112,7 @@ bool enc_ever_incoming(const struct encoder *enc);
 /* Bytes of framing state, for tests. */
 struct enc_stats {
 	uint64_t conns_made, conns_dropped, spares_queued;
+	uint64_t host_full;	/* refused or not dialled: max_per_host */
 };
 void enc_get_stats(const struct encoder *enc, struct enc_stats *out);
 

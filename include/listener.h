@@ -10,7 +10,9 @@
  * runs the handshake as usual (our reply, the peer id).  A connection
  * whose first bytes are not the BitTorrent protocol string, whose torrent
  * is unknown (or not ready: lookup returns NULL), or that has not sent 48
- * bytes within LS_HANDSHAKE_MS, is closed.
+ * bytes within LS_HANDSHAKE_MS, is closed.  So is a connection from a
+ * host that has max_per_host connections waiting here already (each
+ * torrent's encoder then applies its own limit to the ones it is handed).
  */
 #ifndef BT_LISTENER_H
 #define BT_LISTENER_H
@@ -37,6 +39,12 @@ struct listener *ls_new(struct rawserver *rs, ls_lookup_fn *lookup,
  */
 int ls_listen(struct listener *ls, const char *bind_addr, int minport,
     int maxport, struct bt_err *err);
+/* At most n connections from one IP address wait for their handshake at
+ * once; more are closed as soon as they are accepted.  0 (the default):
+ * no limit. */
+void ls_set_max_per_host(struct listener *ls, unsigned int n);
+/* How many connections that limit has closed. */
+uint64_t ls_host_full(const struct listener *ls);
 /* Close the connections still waiting for their handshake; NULL is ok. */
 void ls_free(struct listener *ls);
 

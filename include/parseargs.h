@@ -186,6 +186,7 @@ struct pa_config {
 	double http_timeout;			/* 60 */
 	unsigned int max_initiate;		/* 35 */
 	unsigned int max_allow_in;		/* 55 */
+	unsigned int max_conns_per_ip;		/* 8 */
 	bool check_hashes;			/* true */
 	uint64_t max_upload_rate;		/* 0 */
 	double snub_time;			/* 30 */

@@ -1,8 +1,8 @@
 /*
  * sockutil: the rawserver's socket helpers, with no reactor state: open
- * non-blocking close-on-exec sockets, read a pending socket error, parse
- * and format numeric addresses, and open listening sockets (one address,
- * or IPv4 and IPv6 on the same port).
+ * non-blocking close-on-exec sockets, read a pending socket error, parse,
+ * format and compare numeric addresses, and open listening sockets (one
+ * address, or IPv4 and IPv6 on the same port).
  *
  * Fallible functions return a descriptor or value >= 0, or -errno.  Only
  * rawserver.c should open sockets (STYLE.md 8.7); these are split out of
@@ -39,6 +39,12 @@ void sock_format_addr(const struct sockaddr *sa, char *buf, size_t len);
  */
 int sock_parse_addr(const char *s, int port, struct sockaddr_storage *ss,
     socklen_t *out_len);
+/*
+ * Whether a and b are the same IPv4 or IPv6 address, and with_port the
+ * same port too.  Other families never match.
+ */
+bool sock_same_addr(const struct sockaddr *a, const struct sockaddr *b,
+    bool with_port);
 /* Set the port of an AF_INET or AF_INET6 address. */
 void sock_set_port(struct sockaddr_storage *ss, int port);
 /* The local port (host order) fd is bound to, or -errno. */

@@ -701,6 +701,7 @@ download_wire(struct download *d)
 	ec.max_message_length = download_max_message(d);
 	ec.keepalive_ms = (uint32_t)(cfg->keepalive_interval * 1000);
 	ec.max_initiate = cfg->max_initiate;
+	ec.max_per_host = cfg->max_conns_per_ip;
 	d->enc = enc_new(d->env->rs, &ec, d->mi.info_hash.b, d->peer_id,
 	    cn_enc_upper(), d->cn);
 }

@@ -8,6 +8,7 @@
 #include "bytes.h"
 #include "log.h"
 #include "rawserver.h"
+#include "sockutil.h"
 #include "xmalloc.h"
 
 /*
@@ -99,19 +100,30 @@ static bool
 enc_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
     bool with_port)
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
-		    (!with_port || x->sin_port == y->sin_port);
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
-		    (!with_port || x->sin6_port == y->sin6_port);
-	}
-	return false;
+	return sock_same_addr((const struct sockaddr *)a,
+	    (const struct sockaddr *)b, with_port);
+}
+
+/* Connections to or from the host of ss (any port, any state), but not
+ * `self`. */
+static size_t
+enc_host_conns(const struct encoder *enc, const struct sockaddr_storage *ss,
+    const struct enc_conn *self)
+{
+	size_t n = 0;
+
+	for (const struct enc_conn *ec = enc->conns; ec != NULL; ec = ec->next)
+		if (ec != self && enc_same_addr(&ec->addr, ss, false))
+			n++;
+	return n;
+}
+
+static bool
+enc_host_full(const struct encoder *enc, const struct sockaddr_storage *ss,
+    const struct enc_conn *self)
+{
+	return enc->cfg.max_per_host > 0 &&
+	    enc_host_conns(enc, ss, self) >= enc->cfg.max_per_host;
 }
 
 static bool
@@ -325,6 +337,11 @@ enc_start_connection(struct encoder *enc, const struct sockaddr *sa,
 		return;
 	if (enc_is_banned(enc, &ss) || enc_already_connected(enc, &ss))
 		return;
+	/* A tracker listing one host many times must not make us flood it. */
+	if (enc_host_full(enc, &ss, NULL)) {
+		enc->stats.host_full++;
+		return;
+	}
 	if (enc->nconns >= enc->cfg.max_initiate) {
 		enc_queue_spare(enc, &ss, salen, id);
 		return;
@@ -374,6 +391,14 @@ enc_accepted(void *ctx, struct rs_conn *c)
 	}
 	if (enc_is_banned(enc, &ec->addr)) {
 		log_debug("%s: refused, banned", rs_conn_name(c));
+		rs_close(c);
+		return;
+	}
+	/* One host must not hold every slot (max_allow_in) by itself. */
+	if (enc_host_full(enc, &ec->addr, ec)) {
+		log_debug("%s: refused, %u connections with that address "
+		    "already", rs_conn_name(c), enc->cfg.max_per_host);
+		enc->stats.host_full++;
 		rs_close(c);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include "encrypter.h"
 #include "log.h"
 #include "rawserver.h"
+#include "sockutil.h"
 #include "xmalloc.h"
 
 struct ls_pending {
@@ -29,6 +30,8 @@ struct listener {
 	ls_lookup_fn *lookup;
 	void *ctx;
 	struct ls_pending *pending;
+	unsigned int max_per_host;	/* 0: no limit */
+	uint64_t host_full;
 };
 
 static rs_conn_fn ls_accepted;
@@ -55,6 +58,18 @@ ls_new(struct rawserver *rs, ls_lookup_fn *lookup, void *ctx)
 	ls->lookup = lookup;
 	ls->ctx = ctx;
 	return ls;
+}
+
+void
+ls_set_max_per_host(struct listener *ls, unsigned int n)
+{
+	ls->max_per_host = n;
+}
+
+uint64_t
+ls_host_full(const struct listener *ls)
+{
+	return ls->host_full;
 }
 
 int
@@ -104,12 +119,37 @@ ls_timeout(void *arg)
 	rs_close(p->c);
 }
 
+/* Whether max_per_host connections from c's host wait here already. */
+static bool
+ls_is_host_full(const struct listener *ls, const struct rs_conn *c)
+{
+	const struct sockaddr *sa = rs_conn_addr(c, NULL);
+	unsigned int n = 0;
+
+	if (ls->max_per_host == 0)
+		return false;
+	for (const struct ls_pending *p = ls->pending; p != NULL; p = p->next)
+		if (sock_same_addr(rs_conn_addr(p->c, NULL), sa, false) &&
+		    ++n >= ls->max_per_host)
+			return true;
+	return false;
+}
+
 static void
 ls_accepted(void *ctx, struct rs_conn *c)
 {
 	struct listener *ls = ctx;
-	struct ls_pending *p = xcalloc(1, sizeof(*p));
+	struct ls_pending *p;
 
+	if (ls_is_host_full(ls, c)) {
+		log_debug("%s: refused, %u connections from that address wait "
+		    "for their handshake already", rs_conn_name(c),
+		    ls->max_per_host);
+		ls->host_full++;
+		rs_close(c);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->ls = ls;
 	p->c = c;
 	p->next = ls->pending;

@@ -1029,6 +1029,10 @@ static const struct pa_option pa_btdownload_opts[] = {
 	{ O_UINT(max_allow_in), .def = "55",
 	    .help = "refuse connections once this many peers are "
 	    "connected" },
+	{ O_UINT(max_conns_per_ip), .def = "8",
+	    .help = "at most this many connections with one IP address for "
+	    "each torrent, incoming and outgoing together, and as many "
+	    "waiting for their handshake; 0 means no limit" },
 	{ O_BOOL(check_hashes), .def = "1",
 	    .help = "at start-up, hash the existing data the resume file does "
 	    "not vouch for; 0 trusts all existing data without hashing" },

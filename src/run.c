@@ -261,6 +261,7 @@ run__listen(struct rawserver *rs, const struct pa_config *cfg,
 	int port;
 
 	*out_ls = ls_new(rs, lookup, ctx);
+	ls_set_max_per_host(*out_ls, cfg->max_conns_per_ip);
 	port = ls_listen(*out_ls, cfg->bind, (int)cfg->minport,
 	    (int)cfg->maxport, err);
 	if (port < 0) {

@@ -94,6 +94,29 @@ sock_send_state(int fd, size_t *room, size_t *unsent)
 #endif
 }
 
+bool
+sock_same_addr(const struct sockaddr *a, const struct sockaddr *b,
+    bool with_port)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a;
+		const struct sockaddr_in *y = (const void *)b;
+
+		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		    (!with_port || x->sin_port == y->sin_port);
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a;
+		const struct sockaddr_in6 *y = (const void *)b;
+
+		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		    (!with_port || x->sin6_port == y->sin6_port);
+	}
+	return false;
+}
+
 void
 sock_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 {

@@ -137,10 +137,11 @@ build_stream(uint8_t *s, uint8_t *expect, size_t *out_elen)
 }
 
 static struct rawserver *
-server(struct encoder **out_enc, struct rec *r, int *out_port)
+server_with(struct encoder **out_enc, struct rec *r, int *out_port,
+    uint32_t max_per_host)
 {
 	struct rs_config cfg = RS_CONFIG_DEFAULT;
-	struct enc_config ec = { 1 << 20, 120000, 35 };
+	struct enc_config ec = { 1 << 20, 120000, 35, max_per_host };
 	struct rawserver *rs;
 
 	cfg.close_on_signal = false;
@@ -149,6 +150,12 @@ server(struct encoder **out_enc, struct rec *r, int *out_port)
 	*out_port = rs_listen(rs, "127.0.0.1", 31000, 39000, enc_handler(),
 	    *out_enc, NULL);
 	return rs;
+}
+
+static struct rawserver *
+server(struct encoder **out_enc, struct rec *r, int *out_port)
+{
+	return server_with(out_enc, r, out_port, 0);
 }
 
 static void
@@ -294,8 +301,141 @@ test_duplicate_id(void)
 	rs_free(rs);
 }
 
+/* A socket connected to port from source address 127.0.0.<src>. */
+static int
+dial_from(int port, int src)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)src);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether the server has closed fd: EOF or a reset, once pumped. */
+static bool
+closed_by_server(struct rawserver *rs, int fd)
+{
+	uint8_t buf[256];
+	ssize_t got;
+
+	pump(rs, 5);
+	for (int i = 0; i < 4; i++) {
+		got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (got == 0 || (got < 0 && errno == ECONNRESET))
+			return true;
+		if (got < 0)
+			return false;
+	}
+	return false;
+}
+
+/*
+ * max_per_host: connections from one address beyond it are closed as soon
+ * as they are accepted, handshaken or not; other addresses are not
+ * affected; a slot freed is taken again; and we do not dial a host that
+ * is full.
+ */
+static void
+test_per_host(void)
+{
+	uint8_t s[ENC_HANDSHAKE_LEN], id[20];
+	struct encoder *enc;
+	struct enc_stats st;
+	struct rec r;
+	int port, fd[3], extra, other, again, lfd;
+	struct rawserver *rs = server_with(&enc, &r, &port, 3);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(&r, 0, sizeof(r));
+	/* Three from 127.0.0.1: two handshake, one stays silent. */
+	for (int i = 0; i < 3; i++) {
+		fd[i] = dial(port);
+		CHECK(fd[i] >= 0);
+		pump(rs, 2);
+		if (i < 2) {
+			memcpy(id, PEER_ID, 20);
+			id[19] = (uint8_t)('a' + i);
+			handshake(s, HASH, id);
+			CHECK_INT_EQ(write(fd[i], s, sizeof(s)), (ssize_t)sizeof(s));
+		}
+	}
+	pump(rs, 5);
+	CHECK_INT_EQ(enc_num_conns(enc), 2);
+	for (int i = 0; i < 3; i++)
+		CHECK(!closed_by_server(rs, fd[i]));
+	/* A fourth from the same address is closed before it says a word. */
+	extra = dial(port);
+	CHECK(extra >= 0);
+	CHECK(closed_by_server(rs, extra));
+	close(extra);
+	enc_get_stats(enc, &st);
+	CHECK_INT_EQ(st.host_full, 1);
+	/* Another address is let in, and completes its handshake. */
+	other = dial_from(port, 2);
+	CHECK(other >= 0);
+	memcpy(id, PEER_ID, 20);
+	id[19] = 'z';
+	handshake(s, HASH, id);
+	pump(rs, 2);
+	CHECK_INT_EQ(write(other, s, sizeof(s)), (ssize_t)sizeof(s));
+	CHECK(!closed_by_server(rs, other));
+	CHECK_INT_EQ(enc_num_conns(enc), 3);
+	/* A host that is full is not dialled, even at another port. */
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	CHECK(listen(lfd, 4) == 0);
+	CHECK(getsockname(lfd, (struct sockaddr *)&sin, &len) == 0);
+	enc_start_connection(enc, (struct sockaddr *)&sin, sizeof(sin), NULL);
+	pump(rs, 5);
+	CHECK(accept(lfd, NULL, NULL) < 0);
+	enc_get_stats(enc, &st);
+	CHECK_INT_EQ(st.host_full, 2);
+	/* One of the three leaves: its slot can be taken again, by a new
+	 * connection or by dialling. */
+	close(fd[2]);
+	pump(rs, 5);
+	again = dial(port);
+	CHECK(again >= 0);
+	CHECK(!closed_by_server(rs, again));
+	close(again);
+	pump(rs, 5);
+	enc_start_connection(enc, (struct sockaddr *)&sin, sizeof(sin), NULL);
+	pump(rs, 5);
+	extra = accept(lfd, NULL, NULL);
+	CHECK(extra >= 0);
+	enc_get_stats(enc, &st);
+	CHECK_INT_EQ(st.host_full, 2);
+	if (extra >= 0)
+		close(extra);
+	close(lfd);
+	close(fd[0]);
+	close(fd[1]);
+	close(other);
+	pump(rs, 5);
+	enc_free(enc);
+	rs_free(rs);
+}
+
 int
 main(void)
 {
-	CHECK_RUN(test_split_everywhere, test_drops, test_duplicate_id);
+	CHECK_RUN(test_split_everywhere, test_drops, test_duplicate_id,
+	    test_per_host);
 }

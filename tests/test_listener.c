@@ -92,7 +92,7 @@ static void
 setup(struct world *w)
 {
 	struct rs_config rc = RS_CONFIG_DEFAULT;
-	struct enc_config ec = { 1 << 20, 120000, 35 };
+	struct enc_config ec = { 1 << 20, 120000, 35, 0 };
 	struct bt_err err = BT_ERR_INIT;
 
 	memset(w, 0, sizeof(*w));
@@ -238,8 +238,77 @@ test_refusals(void)
 	close(fd);
 }
 
+/* A socket connected to port from source address 127.0.0.<src>. */
+static int
+dial_from(int port, int src)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)src);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * ls_set_max_per_host: two silent connections from 127.0.0.1 may wait, a
+ * third is closed at once; 127.0.0.2 is not affected; once one of the two
+ * has named its torrent and left for the encoder, 127.0.0.1 may have
+ * another waiting.
+ */
+static void
+test_per_host(void)
+{
+	struct world w;
+	uint8_t s[128];
+	size_t n = stream(s, HASH_A);
+	int a, b, c, other, again;
+
+	setup(&w);
+	ls_set_max_per_host(w.ls, 2);
+	a = dial(w.port);
+	b = dial(w.port);
+	pump(w.rs, 20);
+	c = dial(w.port);
+	pump(w.rs, 20);
+	CHECK(!closed_by_peer(a));
+	CHECK(!closed_by_peer(b));
+	CHECK(closed_by_peer(c));
+	CHECK_INT_EQ(ls_host_full(w.ls), 1);
+	other = dial_from(w.port, 2);
+	CHECK(other >= 0);
+	pump(w.rs, 20);
+	CHECK(!closed_by_peer(other));
+	/* a names torrent A and leaves the listener for its encoder. */
+	CHECK(write(a, s, n) == (ssize_t)n);
+	pump(w.rs, 20);
+	CHECK_INT_EQ(w.ra.made, 1);
+	again = dial(w.port);
+	pump(w.rs, 20);
+	CHECK(!closed_by_peer(again));
+	CHECK(!closed_by_peer(a));
+	CHECK_INT_EQ(ls_host_full(w.ls), 1);
+	teardown(&w);
+	close(a);
+	close(b);
+	close(c);
+	close(other);
+	close(again);
+}
+
 int
 main(void)
 {
-	CHECK_RUN(test_route, test_refusals);
+	CHECK_RUN(test_route, test_refusals, test_per_host);
 }

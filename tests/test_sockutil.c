@@ -277,10 +277,40 @@ probe_v6(void)
 	return ok;
 }
 
+static void
+test_same_addr(void)
+{
+	struct sockaddr_storage a, b, c, d, e, u;
+	socklen_t len;
+	const struct sockaddr *pa = (const void *)&a, *pb = (const void *)&b;
+	const struct sockaddr *pc = (const void *)&c, *pd = (const void *)&d;
+	const struct sockaddr *pe = (const void *)&e, *pu = (const void *)&u;
+
+	CHECK_INT_EQ(sock_parse_addr("10.0.0.1", 6881, &a, &len), 0);
+	CHECK_INT_EQ(sock_parse_addr("10.0.0.1", 6882, &b, &len), 0);
+	CHECK_INT_EQ(sock_parse_addr("10.0.0.2", 6881, &c, &len), 0);
+	CHECK_INT_EQ(sock_parse_addr("::1", 6881, &d, &len), 0);
+	CHECK_INT_EQ(sock_parse_addr("[::1]", 6882, &e, &len), 0);
+	CHECK(sock_same_addr(pa, pa, true));
+	CHECK(sock_same_addr(pa, pb, false));
+	CHECK(!sock_same_addr(pa, pb, true));
+	CHECK(!sock_same_addr(pa, pc, false));
+	CHECK(sock_same_addr(pd, pe, false));
+	CHECK(!sock_same_addr(pd, pe, true));
+	CHECK(!sock_same_addr(pa, pd, false));
+	/* ::ffff:10.0.0.1 is another family: not the same. */
+	CHECK_INT_EQ(sock_parse_addr("::ffff:10.0.0.1", 6881, &e, &len), 0);
+	CHECK(!sock_same_addr(pa, pe, false));
+	memset(&u, 0, sizeof(u));
+	u.ss_family = AF_UNIX;
+	CHECK(!sock_same_addr(pu, pu, false));
+}
+
 int
 main(void)
 {
 	have_v6 = probe_v6();
 	CHECK_RUN(test_parse, test_format, test_flags, test_refused,
-	    test_send_state, test_listen_single, test_listen_pair);
+	    test_send_state, test_listen_single, test_listen_pair,
+	    test_same_addr);
 }

@@ -15,6 +15,13 @@
 #  3. every attack at once, 2 more rounds, while a second leecher downloads;
 #  4. 500 idle connections first, then a good leecher: it gets in once the
 #     seeder's handshake timeout (20 s) has closed them.
+#  5. the same against a second seeder with the default per-address limit
+#     (--max_conns_per_ip 8): it keeps 8 of the 500 and closes the other
+#     492 at once, and a good leecher gets in.
+#
+# The attacks come from one address (127.0.0.2), so the first seeder runs
+# with --max_conns_per_ip 0: parts 1-4 test the other defences, without
+# the per-address limit turning most attackers away at the door.
 #
 # Each leecher must finish with the right bytes (cmp), the seeder must stay
 # alive and exit 0 on SIGTERM, and its peak RSS (VmHWM) must stay under
@@ -88,7 +95,7 @@ random_file "$T/src/h.bin" $((8 * 1024 * 1024 + 100000))
 	--target "$T/tor/h.torrent" >/dev/null
 SP=$(free_port)
 spawn "$T/seed.log" "$BTDOWNLOAD" "$T/tor/h.torrent" --saveas "$T/src/h.bin" \
-	--minport "$SP" --maxport "$SP" --display_interval 1
+	--minport "$SP" --maxport "$SP" --display_interval 1 --max_conns_per_ip 0
 SEEDER=$SPAWNED
 if ! wait_for 30 grep -q "status=seeding" "$T/seed.log"; then
 	fail "seeder did not start"
@@ -171,5 +178,35 @@ check "the idle connections were all closed by the seeder" [ $st = 0 ]
 alive "at the end"
 stop "$SEEDER"
 check "seeder exits 0 on SIGTERM" [ $? = 0 ]
+
+# --- 5. the per-address limit ------------------------------------------------
+SP=$(free_port)
+spawn "$T/seed2.log" "$BTDOWNLOAD" "$T/tor/h.torrent" \
+	--saveas "$T/src/h.bin" --minport "$SP" --maxport "$SP" \
+	--display_interval 1
+SEEDER=$SPAWNED
+if wait_for 30 grep -q "status=seeding" "$T/seed2.log"; then
+	spawn "$T/idle2.log" $HOSTILE --torrent "$T/tor/h.torrent" \
+		--port "$SP" --mode idle
+	IDLER=$SPAWNED
+	sleep 2
+	leech "$T/l4.log" "$T/l4/h.bin"
+	check "a leecher arriving after 500 idle connections from one address finished" \
+		leech_ok "$LEECHER" "$T/l4.log" "$T/l4/h.bin" 90
+	wait_pid "$IDLER" 60
+	st=$?
+	grep "^attack" "$T/idle2.log"
+	refused=$(sed -n 's/.* \([0-9]*\) refused at once.*/\1/p' \
+		"$T/idle2.log")
+	check "the idle connections were all closed by the seeder" [ $st = 0 ]
+	check "492 of 500 refused at once, 8 kept (${refused:-none} refused)" \
+		[ "${refused:-0}" = 492 ]
+	alive "after the per-address flood"
+	stop "$SEEDER"
+	check "seeder 2 exits 0 on SIGTERM" [ $? = 0 ]
+else
+	fail "seeder 2 did not start"
+	show_log "$T/seed2.log"
+fi
 
 finish
