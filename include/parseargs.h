@@ -187,6 +187,7 @@ struct pa_config {
 	unsigned int max_initiate;		/* 35 */
 	unsigned int max_allow_in;		/* 55 */
 	unsigned int max_conns_per_ip;		/* 8 */
+	char *tcp_congestion;			/* "": the system's */
 	bool check_hashes;			/* true */
 	uint64_t max_upload_rate;		/* 0 */
 	double snub_time;			/* 30 */

@@ -71,6 +71,7 @@ struct rs_config {
 	uint32_t max_conns;		/* accepted beyond this are closed (max_allow_in) */
 	bool close_on_signal;		/* SIGINT/SIGTERM stop rs_run() (true in programs) */
 	uint32_t copy_max;		/* file bytes all queues may hold copied (1 MiB) */
+	char tcp_congestion[16];	/* TCP_CONGESTION of peer sockets; "": the system's */
 };
 /*
  * A zero timeout_ms, timeout_check_ms or connect_timeout_ms disables that
@@ -84,12 +85,18 @@ struct rs_config {
  * react to signals).  Every reactor ignores SIGPIPE for good: sendfile()
  * cannot suppress it.  copy_max bounds the memory of the copying send
  * path of rs_write_file() across all connections; 0 sends every file
- * range with sendfile().
+ * range with sendfile().  A tcp_congestion name is set on every TCP
+ * connection made or accepted (Linux; check it first with
+ * rs_check_congestion(): a socket that refuses it keeps the system's).
  */
 
 #define RS_CONFIG_DEFAULT_COPY_MAX	(1u << 20)
 #define RS_CONFIG_DEFAULT { 300000, 60000, 15000, 55, true, \
-	RS_CONFIG_DEFAULT_COPY_MAX }
+	RS_CONFIG_DEFAULT_COPY_MAX, "" }
+
+/* 0 if TCP sockets take congestion control `name`, else -errno: -ENOENT
+ * not available, -EPERM not allowed for this user, -ENOSYS not Linux. */
+int rs_check_congestion(const char *name);
 
 /* Create a reactor.  Free with rs_free(), which closes everything without
  * calling `lost` (not from inside a callback).  cfg NULL: the defaults.

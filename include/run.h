@@ -32,9 +32,10 @@ struct bt_err;
 struct daemon_ctx;
 struct download;
 struct rawserver;
-/* The reactor with btdownload's timeouts and connection cap; NULL with
- * err set. */
-struct rawserver *run__reactor(const struct pa_config *cfg,
+/* The reactor with btdownload's timeouts, connection cap and TCP
+ * congestion control; NULL with err set and *out_code the exit status
+ * (usage when --tcp_congestion names one this host does not let us use). */
+struct rawserver *run__reactor(const struct pa_config *cfg, int *out_code,
     struct bt_err *err);
 /*
  * Listen on --bind / --minport..--maxport for the torrents lookup()

@@ -30,6 +30,15 @@ int sock_error(int fd);
  */
 int sock_send_state(int fd, size_t *room, size_t *unsent);
 
+/*
+ * Set TCP congestion control `name` (TCP_CONGESTION) on TCP socket fd: 0 or
+ * -errno (-ENOENT: not available, -EPERM: not allowed for this user,
+ * -ENOSYS: not Linux).
+ */
+int sock_set_congestion(int fd, const char *name);
+/* Whether sock_set_congestion() takes `name`, tried on a new socket. */
+int sock_check_congestion(const char *name);
+
 /* "1.2.3.4:6881", "[::1]:6881" or "(family N)" into buf (truncated). */
 void sock_format_addr(const struct sockaddr *sa, char *buf, size_t len);
 /*

@@ -527,8 +527,8 @@ lm_setup(struct launchmany *lm, struct daemon_ctx *dc, struct bt_err *err)
 		return DOWNLOAD_EXIT_ERROR;
 	if ((r = lm_lock_dir(lm, err)) != 0)
 		return r;
-	if ((lm->rs = run__reactor(cfg, err)) == NULL)
-		return DOWNLOAD_EXIT_ERROR;
+	if ((lm->rs = run__reactor(cfg, &r, err)) == NULL)
+		return r;
 	lm->res = res_new(lm->rs);
 	port = run__listen(lm->rs, cfg, lm_lookup, lm, &lm->ls, err);
 	if (port < 0)

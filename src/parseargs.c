@@ -1029,6 +1029,10 @@ static const struct pa_option pa_btdownload_opts[] = {
 	{ O_UINT(max_allow_in), .def = "55",
 	    .help = "refuse connections once this many peers are "
 	    "connected" },
+	{ O_STR(tcp_congestion), .def = "", .metavar = "NAME",
+	    .help = "the TCP congestion control of peer connections, as "
+	    "listed in /proc/sys/net/ipv4/tcp_allowed_congestion_control; "
+	    "empty means the system's default" },
 	{ O_UINT(max_conns_per_ip), .def = "8",
 	    .help = "at most this many connections with one IP address for "
 	    "each torrent, incoming and outgoing together, and as many "

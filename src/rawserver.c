@@ -411,6 +411,12 @@ write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
 	return true;
 }
 
+int
+rs_check_congestion(const char *name)
+{
+	return sock_check_congestion(name);
+}
+
 void
 rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 {
@@ -523,6 +529,8 @@ conn_new(struct rawserver *rs, int fd, const struct sockaddr *sa,
 	sock_format_addr(sa, c->name, sizeof(c->name));
 	/* Small protocol messages should leave at once; failure is harmless. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (rs->cfg.tcp_congestion[0] != '\0')
+		(void)sock_set_congestion(fd, rs->cfg.tcp_congestion);
 	c->next = rs->conns;
 	if (rs->conns != NULL)
 		rs->conns->prev = c;

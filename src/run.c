@@ -238,7 +238,7 @@ run_display_task(void *arg)
 }
 
 struct rawserver *
-run__reactor(const struct pa_config *cfg, struct bt_err *err)
+run__reactor(const struct pa_config *cfg, int *out_code, struct bt_err *err)
 {
 	struct rs_config rc = RS_CONFIG_DEFAULT;
 	struct rawserver *rs;
@@ -247,6 +247,25 @@ run__reactor(const struct pa_config *cfg, struct bt_err *err)
 	rc.timeout_check_ms = (uint32_t)(cfg->timeout_check_interval * 1000);
 	rc.connect_timeout_ms = (uint32_t)(cfg->connect_timeout * 1000);
 	rc.max_conns = cfg->max_allow_in;
+	if (cfg->tcp_congestion[0] != '\0') {
+		size_t n = strlen(cfg->tcp_congestion);
+		int r = n < sizeof(rc.tcp_congestion) ?
+		    rs_check_congestion(cfg->tcp_congestion) : -ENOENT;
+
+		if (r < 0) {
+			bt_err_set(err, r, "cannot use TCP congestion control "
+			    "\"%s\": %s", cfg->tcp_congestion,
+			    r == -ENOENT ? "not available here (see "
+			    "/proc/sys/net/ipv4/tcp_available_congestion_control)" :
+			    r == -EPERM ? "not allowed for this user (see "
+			    "/proc/sys/net/ipv4/tcp_allowed_congestion_control)" :
+			    strerror(-r));
+			*out_code = DOWNLOAD_EXIT_USAGE;
+			return NULL;
+		}
+		memcpy(rc.tcp_congestion, cfg->tcp_congestion, n + 1);
+	}
+	*out_code = DOWNLOAD_EXIT_ERROR;
 	if ((rs = rs_new(&rc)) == NULL)
 		bt_err_set(err, -errno, "cannot create the reactor: %s",
 		    strerror(errno));
@@ -318,8 +337,8 @@ run_setup(struct run *run, struct daemon_ctx *dc, struct bt_err *err)
 	const struct pa_config *cfg = run->cfg;
 	int code = 0, port;
 
-	if ((run->rs = run__reactor(cfg, err)) == NULL)
-		return DOWNLOAD_EXIT_ERROR;
+	if ((run->rs = run__reactor(cfg, &code, err)) == NULL)
+		return code;
 	run->env.rs = run->rs;
 	run->env.res = res_new(run->rs);
 	run->env.end = run_end;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,6 +93,33 @@ sock_send_state(int fd, size_t *room, size_t *unsent)
 	(void)unsent;
 	return -ENOSYS;
 #endif
+}
+
+int
+sock_set_congestion(int fd, const char *name)
+{
+#ifdef TCP_CONGESTION
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name,
+	    (socklen_t)strlen(name)) < 0)
+		return -errno;
+	return 0;
+#else
+	(void)fd;
+	(void)name;
+	return -ENOSYS;
+#endif
+}
+
+int
+sock_check_congestion(const char *name)
+{
+	int fd = sock_open(AF_INET, SOCK_STREAM), r;
+
+	if (fd < 0)
+		return fd;
+	r = sock_set_congestion(fd, name);
+	close(fd);
+	return r;
 }
 
 bool

@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1720,6 +1722,118 @@ test_max_conns(void)
 }
 
 /*
+ * rs_config.tcp_congestion: both ends of a connection the reactor made to
+ * itself use the congestion control named, and with "" the system's
+ * default.  The reactor's sockets are found among this process's fds by
+ * their ports.
+ */
+struct cc {
+	struct rawserver *rs;
+	int made;
+};
+
+static void
+cc_made(void *ctx, struct rs_conn *c)
+{
+	struct cc *k = ctx;
+
+	(void)c;
+	if (++k->made == 2)
+		rs_stop(k->rs);
+}
+
+static int
+sin_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* How many connected TCP sockets on `port` (either end) use `name`; the
+ * total of such sockets in *all. */
+static int
+count_cc(int port, const char *name, int *all)
+{
+	int n = 0;
+
+	*all = 0;
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_storage me, peer;
+		socklen_t ml = sizeof(me), pl = sizeof(peer);
+		char got[16] = "";
+		socklen_t gl = sizeof(got) - 1;
+
+		if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
+		    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
+		    me.ss_family != AF_INET || peer.ss_family != AF_INET ||
+		    (sin_port(&me) != port && sin_port(&peer) != port))
+			continue;
+		(*all)++;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, got, &gl) == 0 &&
+		    strcmp(got, name) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Connect the reactor to itself with congestion control `name`; how many
+ * of the 2 sockets use `expect`. */
+static int
+cc_run(const char *name, const char *expect)
+{
+	static const struct rs_handler h = { cc_made, idle_data, NULL, NULL };
+	struct rs_config cfg = RS_CONFIG_DEFAULT;
+	struct rawserver *rs;
+	struct cc k = { 0 };
+	int port, n, all;
+
+	cfg.close_on_signal = false;
+	snprintf(cfg.tcp_congestion, sizeof(cfg.tcp_congestion), "%s", name);
+	rs = rs_new(&cfg);
+	k.rs = rs;
+	port = rs_listen(rs, "127.0.0.1", 0, 0, &h, &k, NULL);
+	CHECK(port > 0);
+	CHECK(connect_to(rs, AF_INET, port, &h, &k) != NULL);
+	CHECK_INT_EQ(run_bounded(rs, SAFETY_MS), 0);
+	CHECK_INT_EQ(k.made, 2);
+	n = count_cc(port, expect, &all);
+	CHECK_INT_EQ(all, 2);
+	rs_free(rs);
+	return n;
+}
+
+static void
+test_congestion(void)
+{
+	static const char *const names[] = { "reno", "cubic", "bbr" };
+	char def[16] = "";
+	const char *other = NULL;
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "r");
+
+	CHECK_INT_EQ(rs_check_congestion("no-such-cc"), -ENOENT);
+	if (f == NULL || fscanf(f, "%15s", def) != 1) {
+		if (f != NULL)
+			fclose(f);
+		printf("no /proc/sys/net/ipv4/tcp_congestion_control: "
+		    "congestion control test skipped\n");
+		return;
+	}
+	fclose(f);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i], def) != 0 &&
+		    rs_check_congestion(names[i]) == 0) {
+			other = names[i];
+			break;
+		}
+	CHECK_INT_EQ(cc_run("", def), 2);
+	if (other == NULL) {
+		printf("no congestion control but %s allowed: "
+		    "setting one not tested\n", def);
+		return;
+	}
+	CHECK_INT_EQ(cc_run(other, other), 2);
+}
+
+/*
  * A paused connection whose peer resets: POLLHUP cannot be masked, so the
  * reactor must park it rather than spin; on resume the bytes that arrived
  * before the reset are delivered, then the loss.
@@ -2123,7 +2237,8 @@ main(void)
 	    test_flushed_after_inner_drain, test_write_early_and_fallback,
 	    test_deferred_close,
 	    test_close_in_made, test_connect_refused, test_connect_timeout,
-	    test_idle_timeout, test_max_conns, test_paused_hangup,
+	    test_idle_timeout, test_max_conns, test_congestion,
+	    test_paused_hangup,
 	    test_many_conns, test_udp,
 	    test_watch_fd, test_signals);
 }
