@@ -74,9 +74,19 @@ void cn_send_request(struct cn_conn *c, uint32_t i, uint32_t begin,
     uint32_t len);
 void cn_send_cancel(struct cn_conn *c, uint32_t i, uint32_t begin,
     uint32_t len);
+/* Whether uploads run under a rate cap (--max_upload_rate). */
+bool cn_upload_capped(const struct connecter *cn);
 /* Send a block we have; returns 0 or -errno (I/O error reading it). */
 int cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin,
     uint32_t len);
+/*
+ * Send n <= CN_RUN_MAX blocks of piece i that follow each other from
+ * begin, of lens[0..n) bytes: as cn_send_piece() each, but when they lie
+ * in one file they leave as one run (enc_send_file_run).  0 or -errno.
+ */
+#define CN_RUN_MAX	64	/* ENC_RUN_MAX */
+int cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
+    const uint32_t *lens, size_t n);
 /* Our bitfield (wire form, already the right length). */
 void cn_send_bitfield(struct cn_conn *c, const uint8_t *bits, size_t len);
 /* HAVE to every connection. */

@@ -96,6 +96,16 @@ void enc_send(struct enc_conn *ec, const void *p, size_t n);
  * len bytes come from file fd at off (sendfile), as one framed message. */
 void enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen,
     int fd, uint64_t off, size_t len);
+/*
+ * n <= ENC_RUN_MAX messages, the k-th hdrlen (<= ENC_RUN_HDR_MAX) bytes
+ * at hdrs + k * hdrlen then lens[k] bytes of file fd, one range from off:
+ * the same as n enc_send_file() calls, but the reactor may read the range
+ * with one preadv() (rs_write_frames).
+ */
+#define ENC_RUN_MAX	64
+#define ENC_RUN_HDR_MAX	16
+void enc_send_file_run(struct enc_conn *ec, const uint8_t *hdrs,
+    size_t hdrlen, const uint32_t *lens, size_t n, int fd, uint64_t off);
 void enc_close(struct enc_conn *ec);
 /* Close and never dial or accept this peer's address again. */
 void enc_ban(struct enc_conn *ec);

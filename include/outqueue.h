@@ -120,6 +120,25 @@ int oq_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
 int oq_read_file(struct outqueue *q, struct oq_pool *pool, int fd,
     uint64_t off, size_t n);
 
+/*
+ * One message of oq_read_frames(): hdrlen bytes at hdr, then len bytes of
+ * the file.
+ */
+struct oq_frame {
+	const uint8_t *hdr;
+	size_t hdrlen, len;
+};
+#define OQ_FRAMES_MAX	64	/* frames per oq_read_frames() */
+
+/*
+ * Queue n <= OQ_FRAMES_MAX messages whose file bytes are one range of fd
+ * from off (frame k's from off + the lengths before it): each header is
+ * copied in and the file bytes are read between them with one preadv(),
+ * filling the tail chunk first.  0, or -errno (-EIO: the file is shorter)
+ * with nothing queued.
+ */
+int oq_read_frames(struct outqueue *q, struct oq_pool *pool, int fd,
+    uint64_t off, const struct oq_frame *f, size_t n);
 /* Send p[0, n) on sock without queueing; *out_sent gets what went out. */
 int oq_send_now(int sock, const uint8_t *p, size_t n, size_t *out_sent);
 /*

@@ -140,6 +140,12 @@ cn_upload_allowed(const struct connecter *cn)
 	return cn->up.rate == 0 || cn->up.tokens > 0;
 }
 
+bool
+cn_upload_capped(const struct connecter *cn)
+{
+	return cn->up.rate != 0;
+}
+
 void
 cn_note_uploaded(struct connecter *cn, size_t n)
 {
@@ -588,6 +594,42 @@ cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len)
 		enc_send(c->ec, cn->scratch, (size_t)len + 9);
 	}
 	cn_note_uploaded(cn, len);
+	return 0;
+}
+
+_Static_assert(CN_RUN_MAX <= ENC_RUN_MAX, "a run must fit the encrypter's");
+
+int
+cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
+    const uint32_t *lens, size_t n)
+{
+	struct storagewrapper *sw = ul_storage(c->cn->ul);
+	uint8_t hdrs[CN_RUN_MAX][9];
+	uint64_t total = 0, off;
+	size_t got;
+	int fd, r;
+
+	if (n > CN_RUN_MAX)
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++) {
+		hdrs[k][0] = CN_MSG_PIECE;
+		be32_put(hdrs[k] + 1, i);
+		be32_put(hdrs[k] + 5, (uint32_t)(begin + total));
+		total += lens[k];
+	}
+	if (n > 1 && total <= UINT32_MAX &&
+	    sw_map_piece(sw, i, begin, (uint32_t)total, &fd, &off, &got,
+	    NULL) == 0 && got == total) {
+		enc_send_file_run(c->ec, &hdrs[0][0], 9, lens, n, fd, off);
+		cn_note_uploaded(c->cn, (size_t)total);
+		return 0;
+	}
+	/* One block, or the run crosses a file boundary. */
+	for (size_t k = 0; k < n; k++) {
+		r = cn_send_piece(c, i, be32_get(hdrs[k] + 5), lens[k]);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 

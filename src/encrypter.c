@@ -712,6 +712,25 @@ enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen, int fd,
 }
 
 void
+enc_send_file_run(struct enc_conn *ec, const uint8_t *hdrs, size_t hdrlen,
+    const uint32_t *lens, size_t n, int fd, uint64_t off)
+{
+	uint8_t buf[ENC_RUN_MAX][4 + ENC_RUN_HDR_MAX];
+	struct rs_frame fr[ENC_RUN_MAX];
+
+	if (n > ENC_RUN_MAX || hdrlen > ENC_RUN_HDR_MAX)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		be32_put(buf[k], (uint32_t)(hdrlen + lens[k]));
+		memcpy(buf[k] + 4, hdrs + k * hdrlen, hdrlen);
+		fr[k].hdr = buf[k];
+		fr[k].hdrlen = 4 + hdrlen;
+		fr[k].len = lens[k];
+	}
+	rs_write_frames(ec->c, fd, off, fr, n);
+}
+
+void
 enc_close(struct enc_conn *ec)
 {
 	rs_close(ec->c);

@@ -167,42 +167,94 @@ preadv_full(int fd, struct iovec *iov, int n, uint64_t off)
 	return 0;
 }
 
-int
-oq_read_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
-    size_t n)
+/*
+ * Make room for n bytes at the end of q, the tail chunk first, and note
+ * where they go in iov (at most 2 entries); the caller fills them.
+ */
+static int
+queue_reserve(struct outqueue *q, struct oq_pool *pool, size_t n,
+    struct iovec *iov)
 {
-	struct oq_chunk *t = q->tail, *nc = NULL;
-	struct iovec iov[2];
+	struct oq_chunk *t = q->tail;
 	size_t a = 0;
-	int niov = 0, r;
+	int niov = 0;
 
-	if (n == 0)
-		return 0;
 	if (t != NULL && !t->is_file)
 		a = t->cap - t->end < n ? t->cap - t->end : n;
 	if (a > 0) {
 		iov[niov].iov_base = t->data + t->end;
 		iov[niov++].iov_len = a;
+		t->end += a;
 	}
 	if (a < n) {
-		nc = chunk_new(pool, n - a, false);
-		iov[niov].iov_base = nc->data;
+		t = chunk_new(pool, n - a, false);
+		iov[niov].iov_base = t->data;
 		iov[niov++].iov_len = n - a;
-	}
-	if ((r = preadv_full(fd, iov, niov, off)) < 0) {
-		if (nc != NULL)
-			chunk_free(pool, nc);
-		return r;
-	}
-	if (a > 0)
-		t->end += a;
-	if (nc != NULL) {
-		nc->end = n - a;
-		queue_push(q, nc);
+		t->end = n - a;
+		queue_push(q, t);
 	}
 	q->queued += n;
 	pool->mem_queued += n;
+	return niov;
+}
+
+/* Undo what was queued after the tail `t` held `end` bytes. */
+static void
+queue_truncate(struct outqueue *q, struct oq_pool *pool, struct oq_chunk *t,
+    size_t end, size_t queued, size_t mem_queued)
+{
+	struct oq_chunk *ch = t != NULL ? t->next : q->head;
+
+	while (ch != NULL) {
+		struct oq_chunk *next = ch->next;
+
+		chunk_free(pool, ch);
+		ch = next;
+	}
+	if (t != NULL) {
+		t->next = NULL;
+		if (!t->is_file)
+			t->end = end;
+	} else {
+		q->head = NULL;
+	}
+	q->tail = t;
+	q->queued = queued;
+	pool->mem_queued = mem_queued;
+}
+
+int
+oq_read_frames(struct outqueue *q, struct oq_pool *pool, int fd,
+    uint64_t off, const struct oq_frame *f, size_t n)
+{
+	struct iovec iov[2 * OQ_FRAMES_MAX];
+	struct oq_chunk *t = q->tail;
+	size_t end = t != NULL ? t->end : 0;
+	size_t queued = q->queued, mem_queued = pool->mem_queued;
+	int niov = 0, r;
+
+	if (n > OQ_FRAMES_MAX)
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++) {
+		if (f[k].hdrlen > 0)
+			oq_mem(q, pool, f[k].hdr, f[k].hdrlen);
+		if (f[k].len > 0)
+			niov += queue_reserve(q, pool, f[k].len, iov + niov);
+	}
+	if (niov > 0 && (r = preadv_full(fd, iov, niov, off)) < 0) {
+		queue_truncate(q, pool, t, end, queued, mem_queued);
+		return r;
+	}
 	return 0;
+}
+
+int
+oq_read_file(struct outqueue *q, struct oq_pool *pool, int fd, uint64_t off,
+    size_t n)
+{
+	struct oq_frame f = { NULL, 0, n };
+
+	return oq_read_frames(q, pool, fd, off, &f, 1);
 }
 
 int

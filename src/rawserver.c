@@ -156,6 +156,7 @@ struct rawserver {
 	uint8_t *rbuf;
 	struct oq_pool oqpool;	/* shared by every connection's queue */
 	uint64_t copied;	/* file bytes read into queues (stats) */
+	uint64_t copy_reads;	/* the reads that took them */
 
 	bool has_bind;
 	struct sockaddr_storage bind_ss;
@@ -378,15 +379,14 @@ rs_write(struct rs_conn *c, const void *p, size_t n)
  * so the segments are big without the copy.
  * False: not taken, nothing changed.
  */
-static bool
-write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
+static size_t
+copy_allowance(struct rs_conn *c)
 {
 	struct rawserver *rs = c->rs;
-	int w;
+	size_t mem = rs->oqpool.mem_queued;
 
-	if (!conn_defers(c) || n > RS_DEFER_MAX ||
-	    rs->oqpool.mem_queued + n > rs->cfg.copy_max)
-		return false;
+	if (!conn_defers(c) || mem >= rs->cfg.copy_max)
+		return 0;
 	if (!c->pending)	/* a new deferral: ask again */
 		c->room_known = false;
 	if (!c->room_known) {
@@ -398,17 +398,78 @@ write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
 			c->room = 0;
 		c->room_known = true;
 	}
-	if (c->out.queued + n > c->room)
-		return false;
-	if ((w = oq_read_file(&c->out, &rs->oqpool, fd, off, n)) < 0) {
-		conn_close_err(c, w);
-		return true;
-	}
-	rs->copied += n;
+	if (c->out.queued >= c->room)
+		return 0;
+	return c->room - c->out.queued < rs->cfg.copy_max - mem ?
+	    c->room - c->out.queued : rs->cfg.copy_max - mem;
+}
+
+/* After `data` file bytes were read into c's deferred queue. */
+static void
+copied(struct rs_conn *c, size_t data)
+{
+	c->rs->copied += data;
+	c->rs->copy_reads++;
 	pending_add(c);
 	if (c->out.queued >= RS_DEFER_MAX)
 		pending_flush(c, PF_LATER);
+}
+
+static bool
+write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
+{
+	int w;
+
+	if (n > RS_DEFER_MAX || n > copy_allowance(c))
+		return false;
+	if ((w = oq_read_file(&c->out, &c->rs->oqpool, fd, off, n)) < 0) {
+		conn_close_err(c, w);
+		return true;
+	}
+	copied(c, n);
 	return true;
+}
+
+void
+rs_write_frames(struct rs_conn *c, int fd, uint64_t off,
+    const struct rs_frame *f, size_t n)
+{
+	struct oq_frame of[OQ_FRAMES_MAX];
+
+	while (n > 0 && !c->closing) {
+		size_t allow = copy_allowance(c), take = 0, data = 0, m = 0;
+		int w;
+
+		/* As many as may be copied, up to one past RS_DEFER_MAX. */
+		while (m < n && m < OQ_FRAMES_MAX &&
+		    c->out.queued + take < RS_DEFER_MAX &&
+		    f[m].len <= RS_DEFER_MAX &&
+		    take + f[m].hdrlen + f[m].len <= allow) {
+			of[m].hdr = f[m].hdr;
+			of[m].hdrlen = f[m].hdrlen;
+			of[m].len = f[m].len;
+			take += f[m].hdrlen + f[m].len;
+			data += f[m].len;
+			m++;
+		}
+		if (m == 0) {	/* not copied: the first one on its own */
+			rs_write(c, f->hdr, f->hdrlen);
+			rs_write_file(c, fd, off, f->len);
+			off += f->len;
+			f++;
+			n--;
+			continue;
+		}
+		if ((w = oq_read_frames(&c->out, &c->rs->oqpool, fd, off, of,
+		    m)) < 0) {
+			conn_close_err(c, w);
+			return;
+		}
+		copied(c, data);
+		off += data;
+		f += m;
+		n -= m;
+	}
 }
 
 int
@@ -470,6 +531,12 @@ uint64_t
 rs_file_bytes_copied(const struct rawserver *rs)
 {
 	return rs->copied;
+}
+
+uint64_t
+rs_file_copy_reads(const struct rawserver *rs)
+{
+	return rs->copy_reads;
 }
 
 size_t

@@ -276,23 +276,42 @@ ul_flushed(struct upload *up)
 {
 	struct uploader *u = up->u;
 	double now = ul_now(u);
+	/* Under a rate cap the bucket is asked before every block. */
+	size_t max_run = cn_upload_capped(u->cn) ? 1 : CN_RUN_MAX;
 
 	while (up->count > 0 && !up->choked && cn_upload_allowed(u->cn) &&
 	    !cn_conn_is_closing(up->c) &&
 	    cn_conn_queued(up->c) < u->cfg.max_queued_bytes) {
 		struct ul_req r = up->q[up->head];
+		uint32_t lens[CN_RUN_MAX];
+		size_t n = 0, queued = cn_conn_queued(up->c);
+		uint64_t total = 0;
 		int err;
 
-		up->head = (up->head + 1) % up->cap;
-		up->count--;
-		if ((err = cn_send_piece(up->c, r.i, r.begin, r.len)) < 0) {
+		/*
+		 * The requests that follow this one in the same piece, as far
+		 * as the queue limit would let the loop send them one by one:
+		 * they leave as one run.
+		 */
+		do {
+			struct ul_req *q = &up->q[(up->head + n) % up->cap];
+
+			lens[n++] = q->len;
+			total += q->len;
+		} while (n < max_run && n < up->count &&
+		    queued + total < u->cfg.max_queued_bytes &&
+		    up->q[(up->head + n) % up->cap].i == r.i &&
+		    up->q[(up->head + n) % up->cap].begin == r.begin + total);
+		up->head = (up->head + n) % up->cap;
+		up->count -= n;
+		if ((err = cn_send_pieces(up->c, r.i, r.begin, lens, n)) < 0) {
 			log_warn("reading piece %u for upload: %s", r.i,
 			    strerror(-err));
 			cn_close(up->c);
 			return;
 		}
-		crm_update_rate(&up->measure, now, r.len);
-		crm_update_rate(&u->measure, now, r.len);
+		crm_update_rate(&up->measure, now, total);
+		crm_update_rate(&u->measure, now, total);
 	}
 	ul_shrunk(up);
 }

@@ -438,6 +438,93 @@ test_read_file(void)
 	free(dst);
 }
 
+/*
+ * oq_read_frames: headers and a run of the file read between them, across
+ * chunk boundaries (and a block bigger than a chunk), behind bytes already
+ * queued and behind a file range; the same bytes as oq_mem() of each
+ * header then oq_read_file() of its block.  A file that ends inside the
+ * run, a bad fd and too many frames leave the queue as it was, headers
+ * included.
+ */
+static void
+test_read_frames(void)
+{
+	enum { NF = 9, HDR = 13 };
+	static const size_t lens[NF] = { 16384, 16384, 16384, 1, 16384,
+	    OQ_CHUNK_SIZE + 100, 0, 16384, 5000 };
+	struct oq_pool pool = OQ_POOL_INIT;
+	struct outqueue q = { NULL, NULL, 0 };
+	struct oq_frame f[NF], many[OQ_FRAMES_MAX + 1];
+	uint8_t hdrs[NF][HDR], *want, *dst;
+	size_t want_len = 7, total = 0, len = 0, tail_end, queued, mem;
+	uint64_t off = 1234;
+	int sv[2], fd = temp_file();
+
+	for (int k = 0; k < NF; k++) {
+		memset(hdrs[k], 'A' + k, HDR);
+		f[k].hdr = hdrs[k];
+		f[k].hdrlen = k == 4 ? 0 : HDR;	/* one without a header */
+		f[k].len = lens[k];
+		want_len += f[k].hdrlen + lens[k];
+		total += lens[k];
+	}
+	want = xmalloc(want_len);
+	dst = xmalloc(want_len);
+	/* Something queued first, so the run starts inside the tail. */
+	oq_mem(&q, &pool, (const uint8_t *)"prefix!", 7);
+	memcpy(want, "prefix!", 7);
+	len = 7;
+	for (int k = 0; k < NF; k++) {
+		memcpy(want + len, f[k].hdr, f[k].hdrlen);
+		len += f[k].hdrlen;
+		fill(want + len, lens[k], off);
+		len += lens[k];
+		off += lens[k];
+	}
+	CHECK_OK(oq_read_frames(&q, &pool, fd, 1234, f, NF));
+	CHECK_INT_EQ(q.queued, want_len);
+	CHECK_INT_EQ(pool.mem_queued, want_len);
+	/* Failures leave it as it was. */
+	tail_end = q.tail->end;
+	queued = q.queued;
+	mem = pool.mem_queued;
+	CHECK_INT_EQ(oq_read_frames(&q, &pool, fd, FILE_LEN - total + 1, f,
+	    NF), -EIO);
+	CHECK_INT_EQ(oq_read_frames(&q, &pool, -1, 0, f, NF), -EBADF);
+	for (int k = 0; k <= OQ_FRAMES_MAX; k++)
+		many[k] = f[0];
+	CHECK_INT_EQ(oq_read_frames(&q, &pool, fd, 0, many,
+	    OQ_FRAMES_MAX + 1), -EINVAL);
+	CHECK_INT_EQ(q.tail->end, tail_end);
+	CHECK_INT_EQ(q.queued, queued);
+	CHECK_INT_EQ(pool.mem_queued, mem);
+	pair_open(sv);
+	len = 0;
+	CHECK(pump(&q, &pool, sv, dst, want_len, &len, 100000) > 0);
+	CHECK_INT_EQ(len, want_len);
+	CHECK_MEM_EQ(dst, want, want_len);
+	CHECK_INT_EQ(pool.mem_queued, 0);
+	/* Behind a file range: the headers start a small chunk, the run
+	 * follows; a failure there frees what it added. */
+	CHECK_OK(oq_file(&q, &pool, fd, 0, 100));
+	queued = q.queued;
+	CHECK_INT_EQ(oq_read_frames(&q, &pool, fd, FILE_LEN - 10, f, 2),
+	    -EIO);
+	CHECK(q.tail->is_file);
+	CHECK_INT_EQ(q.queued, queued);
+	CHECK_INT_EQ(pool.mem_queued, 0);
+	CHECK_OK(oq_read_frames(&q, &pool, fd, 0, f, 2));
+	CHECK_INT_EQ(q.queued, 100 + 2 * (HDR + 16384));
+	CHECK_INT_EQ(pool.mem_queued, 2 * (HDR + 16384));
+	oq_clear(&q, &pool);
+	CHECK_INT_EQ(pool.mem_queued, 0);
+	close(fd);
+	pair_close(sv);
+	oq_pool_release(&pool);
+	free(want);
+	free(dst);
+}
+
 /* Direct sends: short when the buffer fills, nothing when full; EPIPE. */
 static void
 test_send_now_and_hangup(void)
@@ -480,5 +567,5 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	CHECK_RUN(test_accounting_and_pool, test_partial_sends,
 	    test_file_ranges, test_send_file_copy, test_short_file,
-	    test_file_without_dup, test_read_file, test_send_now_and_hangup);
+	    test_file_without_dup, test_read_file, test_read_frames, test_send_now_and_hangup);
 }

@@ -822,6 +822,9 @@ test_write_file(void)
  * copy_max is 0, and the memory the queues hold stays within copy_max
  * plus the headers of one callback.  Then a task queues eight more blocks
  * and closes the connection at once: the queues' memory is back to 0.
+ * With `run` > 1 the blocks go in runs of that many, contiguous in the
+ * file, through rs_write_frames(): 8, and 100 (more than one preadv()
+ * and more than 512 KiB).
  */
 #define WB_BLK		16384u
 #define WB_HDR		13u
@@ -833,6 +836,7 @@ struct wblocks {
 	const char *path;
 	const uint8_t *file;
 	int other;		/* the file that takes over closed fds */
+	int run;		/* blocks per rs_write_frames(); <= 1: none */
 	int next;		/* next block to write */
 	size_t got;		/* stream bytes received (and compared) */
 	size_t bad;		/* received bytes that differ */
@@ -843,11 +847,14 @@ struct wblocks {
 	size_t mem_at_close;
 };
 
+/* Block k's offset: scattered, or in runs of w->run that follow on. */
 static uint64_t
-wb_off(int k)
+wb_off(const struct wblocks *w, int k)
 {
-	return (uint64_t)((k * 37) % (int)(WB_FILE_BLKS - 1)) * WB_BLK +
-	    (uint64_t)(k % 5);
+	int r = w->run > 1 ? w->run : 1, s = k / r;
+
+	return (uint64_t)((s * 37) % (int)(WB_FILE_BLKS - r)) * WB_BLK +
+	    (uint64_t)(s % 5) + (uint64_t)(k % r) * WB_BLK;
 }
 
 static void
@@ -867,14 +874,28 @@ wb_fill(void *ctx, struct rs_conn *c)
 
 	while (w->next < WB_NBLK && rs_conn_queued(c) < 512 * 1024 &&
 	    ntaken < 64) {
-		uint8_t hdr[WB_HDR];
-		int k = w->next++, fd = open(w->path, O_RDONLY);
+		static uint8_t hdr[WB_NBLK][WB_HDR];
+		struct rs_frame f[WB_NBLK];
+		int k = w->next, n = w->run > 1 ? w->run : 1;
+		int fd = open(w->path, O_RDONLY);
 
-		for (unsigned j = 0; j < WB_HDR; j++)
-			hdr[j] = (uint8_t)(k + (int)j);
-		rs_write(c, hdr, WB_HDR);
+		if (n > WB_NBLK - k)
+			n = WB_NBLK - k;
+		w->next += n;
+		for (int b = 0; b < n; b++) {
+			for (unsigned j = 0; j < WB_HDR; j++)
+				hdr[b][j] = (uint8_t)(k + b + (int)j);
+			f[b].hdr = hdr[b];
+			f[b].hdrlen = WB_HDR;
+			f[b].len = WB_BLK;
+		}
 		CHECK(fd >= 0);
-		rs_write_file(c, fd, wb_off(k), WB_BLK);
+		if (w->run > 1) {
+			rs_write_frames(c, fd, wb_off(w, k), f, (size_t)n);
+		} else {
+			rs_write(c, hdr[0], WB_HDR);
+			rs_write_file(c, fd, wb_off(w, k), WB_BLK);
+		}
 		close(fd);
 		CHECK_INT_EQ(dup2(w->other, fd), fd);
 		taken[ntaken++] = fd;
@@ -896,7 +917,7 @@ wb_data(void *ctx, struct rs_conn *c, const uint8_t *p, size_t n)
 		size_t k = w->got / (WB_HDR + WB_BLK);
 		size_t j = w->got % (WB_HDR + WB_BLK);
 		uint8_t want = j < WB_HDR ? (uint8_t)(k + j) :
-		    w->file[wb_off((int)k) + j - WB_HDR];
+		    w->file[wb_off(w, (int)k) + j - WB_HDR];
 
 		if (k >= WB_NBLK || p[i] != want)
 			w->bad++;
@@ -935,7 +956,7 @@ wb_close_task(void *ctx)
 	w->closing = true;
 	for (int k = 0; k < 8; k++) {
 		rs_write(w->cli, "0123456789abc", WB_HDR);
-		rs_write_file(w->cli, fd, wb_off(k), WB_BLK);
+		rs_write_file(w->cli, fd, wb_off(w, k), WB_BLK);
 	}
 	close(fd);
 	w->mem_at_close = rs_queued_memory(w->rs);
@@ -943,13 +964,14 @@ wb_close_task(void *ctx)
 }
 
 static void
-write_blocks_run(uint32_t copy_max, const char *path, const uint8_t *file)
+write_blocks_run(uint32_t copy_max, int run, const char *path,
+    const uint8_t *file)
 {
 	static const struct rs_handler srv_h = { NULL, wb_data, wb_lost, NULL };
 	static const struct rs_handler cli_h = { wb_made, wb_data, wb_lost,
 	    wb_fill };
 	struct rs_config cfg = RS_CONFIG_DEFAULT;
-	struct wblocks w = { .path = path, .file = file };
+	struct wblocks w = { .path = path, .file = file, .run = run };
 	struct rawserver *rs;
 	int port;
 
@@ -971,10 +993,18 @@ write_blocks_run(uint32_t copy_max, const char *path, const uint8_t *file)
 		CHECK_INT_EQ(rs_file_bytes_copied(rs), 0);
 	else
 		CHECK(rs_file_bytes_copied(rs) > 0);
+	/* Runs are read a batch at a time, single blocks one at a time. */
+	if (run > 1 && copy_max > 0)
+		CHECK(rs_file_copy_reads(rs) * WB_BLK <
+		    rs_file_bytes_copied(rs));
+	else
+		CHECK_INT_EQ(rs_file_copy_reads(rs) * WB_BLK,
+		    rs_file_bytes_copied(rs));
 	CHECK(w.max_mem <= copy_max + 64 * WB_HDR);
-	printf("copy_max %u: %llu of %u bytes copied, queues held at most "
-	    "%zu\n", copy_max, (unsigned long long)rs_file_bytes_copied(rs),
-	    WB_NBLK * WB_BLK, w.max_mem);
+	printf("copy_max %u, runs of %d: %llu of %u bytes copied in %llu "
+	    "reads, queues held at most %zu\n", copy_max, run,
+	    (unsigned long long)rs_file_bytes_copied(rs), WB_NBLK * WB_BLK,
+	    (unsigned long long)rs_file_copy_reads(rs), w.max_mem);
 	CHECK_INT_EQ(rs_queued_memory(rs), 0);
 	/* Closing with copied blocks queued gives their memory back. */
 	rs_add_task(rs, 1, wb_close_task, &w);
@@ -1001,9 +1031,13 @@ test_write_blocks(void)
 		file[i] = pattern(i * 5 + 1);
 	CHECK_INT_EQ(write(fd, file, WF_FILE_LEN), WF_FILE_LEN);
 	close(fd);
-	write_blocks_run(0, path, file);
-	write_blocks_run(64 * 1024, path, file);
-	write_blocks_run(RS_CONFIG_DEFAULT_COPY_MAX, path, file);
+	write_blocks_run(0, 1, path, file);
+	write_blocks_run(64 * 1024, 1, path, file);
+	write_blocks_run(RS_CONFIG_DEFAULT_COPY_MAX, 1, path, file);
+	write_blocks_run(0, 8, path, file);
+	write_blocks_run(64 * 1024, 8, path, file);
+	write_blocks_run(RS_CONFIG_DEFAULT_COPY_MAX, 8, path, file);
+	write_blocks_run(RS_CONFIG_DEFAULT_COPY_MAX, 100, path, file);
 	unlink(path);
 	free(file);
 }

@@ -11,6 +11,7 @@
 
 #include "bterr.h"
 #include "check.h"
+#include "connecter.h"
 #include "rawserver.h"
 #include "sha.h"
 #include "storage.h"
@@ -30,15 +31,21 @@ struct cn_conn {
 	size_t queued;		/* what the socket holds */
 	struct sent pieces[1024];
 	size_t npieces;
+	size_t runs[64];	/* blocks per cn_send_pieces() call */
+	size_t nruns;
 };
 
 /* The global upload cap, as the connecter would report it. */
 static bool upload_allowed = true;
+static bool upload_capped;
 
 void cn_send_bitfield(struct cn_conn *c, const uint8_t *bits, size_t len);
 void cn_send_choke(struct cn_conn *c);
 void cn_send_unchoke(struct cn_conn *c);
 int cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len);
+int cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
+    const uint32_t *lens, size_t n);
+bool cn_upload_capped(const struct connecter *cn);
 void cn_close(struct cn_conn *c);
 bool cn_conn_is_flushed(const struct cn_conn *c);
 size_t cn_conn_queued(const struct cn_conn *c);
@@ -74,6 +81,28 @@ cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len)
 		c->pieces[c->npieces++] = s;
 	c->queued += len;
 	return 0;
+}
+
+/* A run is recorded as its blocks, and its length in runs[]. */
+int
+cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
+    const uint32_t *lens, size_t n)
+{
+	CHECK(n >= 1 && n <= CN_RUN_MAX);
+	if (c->nruns < 64)
+		c->runs[c->nruns++] = n;
+	for (size_t k = 0; k < n; k++) {
+		cn_send_piece(c, i, begin, lens[k]);
+		begin += lens[k];
+	}
+	return 0;
+}
+
+bool
+cn_upload_capped(const struct connecter *cn)
+{
+	(void)cn;
+	return upload_capped;
 }
 
 void
@@ -321,10 +350,74 @@ test_flood_is_bounded(void)
 	world_free(&w);
 }
 
+/*
+ * Requests for blocks that follow each other in one piece go out as one
+ * run (cn_send_pieces), as far as the queue limit would have let them go
+ * one by one; a gap, another piece or a rate cap ends a run.
+ */
+static void
+test_runs(void)
+{
+	static const struct sent want[] = {
+		{ 0, 0, 16384 }, { 0, 16384, 16384 }, { 0, 32768, 16384 },
+		{ 1, 0, 16384 }, { 1, 32768, 16384 }, { 2, 16384, 16384 },
+		{ 2, 0, 16384 },
+	};
+	static const size_t want_runs[] = { 3, 1, 1, 1, 1, 2, 1, 1 };
+	struct world w;
+	struct cn_conn c;
+	struct upload *up;
+	size_t bad = 0;
+
+	world_init(&w);
+	memset(&c, 0, sizeof(c));
+	up = ul_upload_new(w.u, &c);
+	ul_got_interested(up);
+	ul_unchoke(up);
+	c.queued = 1;
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		CHECK_OK(ul_got_request(up, want[k].i, want[k].begin,
+		    want[k].len));
+	/* 64 KiB may be queued: piece 0's three blocks, then 1's first. */
+	c.queued = 0;
+	ul_flushed(up);
+	CHECK_INT_EQ(c.npieces, 4);
+	CHECK_INT_EQ(c.nruns, 2);
+	c.queued = 0;
+	ul_flushed(up);
+	CHECK_INT_EQ(c.npieces, 7);
+	for (size_t k = 0; k < 7; k++)
+		if (c.pieces[k].i != want[k].i ||
+		    c.pieces[k].begin != want[k].begin ||
+		    c.pieces[k].len != want[k].len)
+			bad++;
+	CHECK_INT_EQ(bad, 0);
+	/* With 32 KiB queued, two of four blocks fit: a run of 2. */
+	c.queued = 1;
+	for (uint32_t b = 0; b < 4; b++)
+		CHECK_OK(ul_got_request(up, 0, b * 16384, 16384));
+	c.queued = 32768;
+	ul_flushed(up);
+	CHECK_INT_EQ(c.npieces, 9);
+	/* Under a rate cap, one block at a time. */
+	upload_capped = true;
+	c.queued = 0;
+	ul_flushed(up);
+	upload_capped = false;
+	CHECK_INT_EQ(c.npieces, 11);
+	CHECK_INT_EQ(c.nruns, sizeof(want_runs) / sizeof(want_runs[0]));
+	for (size_t k = 0; k < c.nruns && k < 8; k++)
+		CHECK_INT_EQ(c.runs[k], want_runs[k]);
+	CHECK_INT_EQ(c.pieces[9].begin, 32768);
+	CHECK_INT_EQ(c.pieces[10].begin, 49152);
+	ul_upload_free(up);
+	world_free(&w);
+}
+
 int
 main(void)
 {
 	CHECK_RUN(test_bitfield_and_choke_state, test_bad_requests_drop,
 	    test_queue_served_in_order_as_socket_drains, test_choke_and_cap,
-	    test_flood_is_bounded);
+	    test_flood_is_bounded, test_runs);
 }
