@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "check.h"
+#include "loopback.h"
 #include "rawserver.h"
 
 static const uint8_t HASH[20] = "0123456789abcdefghij";
@@ -299,29 +300,6 @@ test_duplicate_id(void)
 	CHECK_INT_EQ(r.lost, 1);
 	enc_free(enc);
 	rs_free(rs);
-}
-
-/* A socket connected to port from source address 127.0.0.<src>. */
-static int
-dial_from(int port, int src)
-{
-	struct sockaddr_in sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)src);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* Whether the server has closed fd: EOF or a reset, once pumped. */

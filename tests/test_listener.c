@@ -15,6 +15,7 @@
 #include "bterr.h"
 #include "bytes.h"
 #include "check.h"
+#include "loopback.h"
 #include "encrypter.h"
 #include "rawserver.h"
 
@@ -236,29 +237,6 @@ test_refusals(void)
 	CHECK_INT_EQ(w.ra.made + w.rb.made, 0);
 	teardown(&w);
 	close(fd);
-}
-
-/* A socket connected to port from source address 127.0.0.<src>. */
-static int
-dial_from(int port, int src)
-{
-	struct sockaddr_in sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)src);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /*

@@ -200,6 +200,22 @@ world_free(struct world *w)
 	rmdir(w->dir);
 }
 
+/* A world and an upload that is unchoked and interested, its socket busy
+ * (c->queued 1) so that requests queue up. */
+static struct upload *
+busy_upload(struct world *w, struct cn_conn *c)
+{
+	struct upload *up;
+
+	world_init(w);
+	memset(c, 0, sizeof(*c));
+	up = ul_upload_new(w->u, c);
+	ul_got_interested(up);
+	ul_unchoke(up);
+	c->queued = 1;
+	return up;
+}
+
 static void
 test_bitfield_and_choke_state(void)
 {
@@ -290,12 +306,7 @@ test_choke_and_cap(void)
 	struct cn_conn c;
 	struct upload *up;
 
-	world_init(&w);
-	memset(&c, 0, sizeof(c));
-	up = ul_upload_new(w.u, &c);
-	ul_got_interested(up);
-	ul_unchoke(up);
-	c.queued = 1;
+	up = busy_upload(&w, &c);
 	CHECK_OK(ul_got_request(up, 2, 0, 16384));
 	CHECK(ul_has_queries(up));
 	ul_choke(up);		/* a choke forgets the queue */
@@ -326,12 +337,7 @@ test_flood_is_bounded(void)
 	struct upload *up;
 	int bad = 0;
 
-	world_init(&w);
-	memset(&c, 0, sizeof(c));
-	up = ul_upload_new(w.u, &c);
-	ul_got_interested(up);
-	ul_unchoke(up);
-	c.queued = 1;
+	up = busy_upload(&w, &c);
 	for (int k = 0; k < 100000; k++)
 		if (ul_got_request(up, (uint32_t)k % 3, 0, 16384) != 0)
 			bad++;
@@ -369,12 +375,7 @@ test_runs(void)
 	struct upload *up;
 	size_t bad = 0;
 
-	world_init(&w);
-	memset(&c, 0, sizeof(c));
-	up = ul_upload_new(w.u, &c);
-	ul_got_interested(up);
-	ul_unchoke(up);
-	c.queued = 1;
+	up = busy_upload(&w, &c);
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
 		CHECK_OK(ul_got_request(up, want[k].i, want[k].begin,
 		    want[k].len));
