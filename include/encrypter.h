@@ -97,10 +97,10 @@ void enc_send(struct enc_conn *ec, const void *p, size_t n);
 void enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen,
     int fd, uint64_t off, size_t len);
 /*
- * n <= ENC_RUN_MAX messages, the k-th hdrlen (<= ENC_RUN_HDR_MAX) bytes
- * at hdrs + k * hdrlen then lens[k] bytes of file fd, one range from off:
- * the same as n enc_send_file() calls, but the reactor may read the range
- * with one preadv() (rs_write_frames).
+ * n messages, the k-th hdrlen bytes at hdrs + k * hdrlen then lens[k]
+ * bytes of file fd, one range from off: the same as n enc_send_file()
+ * calls, but the reactor may read up to ENC_RUN_MAX of them with one
+ * preadv() (rs_write_frames) when hdrlen <= ENC_RUN_HDR_MAX.
  */
 #define ENC_RUN_MAX	64
 #define ENC_RUN_HDR_MAX	16

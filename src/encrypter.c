@@ -718,16 +718,30 @@ enc_send_file_run(struct enc_conn *ec, const uint8_t *hdrs, size_t hdrlen,
 	uint8_t buf[ENC_RUN_MAX][4 + ENC_RUN_HDR_MAX];
 	struct rs_frame fr[ENC_RUN_MAX];
 
-	if (n > ENC_RUN_MAX || hdrlen > ENC_RUN_HDR_MAX)
-		return;
-	for (size_t k = 0; k < n; k++) {
-		be32_put(buf[k], (uint32_t)(hdrlen + lens[k]));
-		memcpy(buf[k] + 4, hdrs + k * hdrlen, hdrlen);
-		fr[k].hdr = buf[k];
-		fr[k].hdrlen = 4 + hdrlen;
-		fr[k].len = lens[k];
+	while (n > 0) {
+		size_t m = n < ENC_RUN_MAX ? n : ENC_RUN_MAX;
+		uint64_t start = off;
+
+		if (hdrlen > ENC_RUN_HDR_MAX) {		/* one at a time */
+			enc_send_file(ec, hdrs, hdrlen, fd, off, *lens);
+			off += *lens++;
+			hdrs += hdrlen;
+			n--;
+			continue;
+		}
+		for (size_t k = 0; k < m; k++) {
+			be32_put(buf[k], (uint32_t)(hdrlen + lens[k]));
+			memcpy(buf[k] + 4, hdrs + k * hdrlen, hdrlen);
+			fr[k].hdr = buf[k];
+			fr[k].hdrlen = 4 + hdrlen;
+			fr[k].len = lens[k];
+			off += lens[k];
+		}
+		rs_write_frames(ec->c, fd, start, fr, m);
+		hdrs += m * hdrlen;
+		lens += m;
+		n -= m;
 	}
-	rs_write_frames(ec->c, fd, off, fr, n);
 }
 
 void

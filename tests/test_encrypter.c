@@ -8,6 +8,8 @@
 #include "encrypter.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -23,6 +25,7 @@ static const uint8_t MY_ID[20] = "-BD0100-ourpeeridxyz";
 static const uint8_t PEER_ID[20] = "-XX0000-theirpeerid1";
 
 struct rec {
+	struct enc_conn *ec;	/* the last one made */
 	int made, lost;
 	uint8_t msgs[4096];
 	size_t len;
@@ -34,7 +37,7 @@ rec_made(void *ctx, struct enc_conn *ec)
 {
 	struct rec *r = ctx;
 
-	(void)ec;
+	r->ec = ec;
 	r->made++;
 	return r->refuse ? NULL : r;
 }
@@ -411,9 +414,115 @@ test_per_host(void)
 	rs_free(rs);
 }
 
+/*
+ * enc_send_file_run: 100 messages of mixed lengths (more than ENC_RUN_MAX
+ * in one call), then 3 with a header longer than ENC_RUN_HDR_MAX, sent
+ * from inside the reactor: each arrives framed, with its header and its
+ * bytes of the file, one range from the offset given.
+ */
+#define SR_N	100
+#define SR_BIGHDR 20
+
+struct sendrun {
+	struct rec *r;
+	int fd;
+	uint32_t lens[SR_N];
+	uint8_t hdrs[SR_N][9], big[3][SR_BIGHDR];
+};
+
+static void
+sr_task(void *arg)
+{
+	struct sendrun *s = arg;
+	uint64_t total = 0;
+
+	for (int k = 0; k < SR_N; k++)
+		total += s->lens[k];
+	enc_send_file_run(s->r->ec, &s->hdrs[0][0], 9, s->lens, SR_N, s->fd,
+	    10);
+	enc_send_file_run(s->r->ec, &s->big[0][0], SR_BIGHDR, s->lens, 3,
+	    s->fd, 10 + total);
+}
+
+static uint8_t
+sr_byte(uint64_t i)
+{
+	return (uint8_t)(i * 131 + (i >> 9));
+}
+
+static void
+test_send_file_run(void)
+{
+	static struct sendrun s;
+	static uint8_t file[300000], got[400000];
+	char path[] = "/tmp/test_encrypter.XXXXXX";
+	uint8_t hs[ENC_HANDSHAKE_LEN];
+	struct encoder *enc;
+	struct rec r;
+	int port, fd, bad = 0;
+	size_t have = 0, want = ENC_HANDSHAKE_LEN, pos;
+	uint64_t foff = 10;
+	struct rawserver *rs = server(&enc, &r, &port);
+
+	memset(&r, 0, sizeof(r));
+	for (size_t i = 0; i < sizeof(file); i++)
+		file[i] = sr_byte(i);
+	s.fd = mkstemp(path);
+	CHECK(s.fd >= 0);
+	CHECK_INT_EQ(write(s.fd, file, sizeof(file)), (ssize_t)sizeof(file));
+	unlink(path);
+	s.r = &r;
+	for (int k = 0; k < SR_N; k++) {
+		s.lens[k] = k % 7 == 3 ? 1 : (uint32_t)(2000 + k * 13);
+		memset(s.hdrs[k], k, 9);
+		want += 4 + 9 + s.lens[k];
+	}
+	for (int k = 0; k < 3; k++) {
+		memset(s.big[k], 0xa0 + k, SR_BIGHDR);
+		want += 4 + SR_BIGHDR + s.lens[k];
+	}
+	CHECK(want <= sizeof(got));
+	fd = dial(port);
+	pump(rs, 2);
+	handshake(hs, HASH, PEER_ID);
+	CHECK_INT_EQ(write(fd, hs, sizeof(hs)), (ssize_t)sizeof(hs));
+	pump(rs, 5);
+	CHECK_INT_EQ(r.made, 1);
+	rs_add_task(rs, 0, sr_task, &s);
+	for (int i = 0; i < 200 && have < want; i++) {
+		ssize_t n;
+
+		pump(rs, 2);
+		while ((n = recv(fd, got + have, sizeof(got) - have,
+		    MSG_DONTWAIT)) > 0)
+			have += (size_t)n;
+	}
+	CHECK_INT_EQ(have, want);
+	/* Skip our handshake reply, then check every message. */
+	pos = ENC_HANDSHAKE_LEN;
+	for (int k = 0; k < SR_N + 3 && have == want; k++) {
+		size_t hl = k < SR_N ? 9 : SR_BIGHDR;
+		uint32_t len = s.lens[k < SR_N ? k : k - SR_N];
+		const uint8_t *h = k < SR_N ? s.hdrs[k] : s.big[k - SR_N];
+
+		if (be32_get(got + pos) != hl + len ||
+		    memcmp(got + pos + 4, h, hl) != 0 ||
+		    memcmp(got + pos + 4 + hl, file + foff, len) != 0)
+			bad++;
+		pos += 4 + hl + len;
+		foff += len;
+	}
+	CHECK_INT_EQ(bad, 0);
+	close(fd);
+	close(s.fd);
+	pump(rs, 5);
+	enc_free(enc);
+	rs_free(rs);
+}
+
 int
 main(void)
 {
 	CHECK_RUN(test_split_everywhere, test_drops, test_duplicate_id,
-	    test_per_host);
+	    test_per_host, test_send_file_run);
 }
