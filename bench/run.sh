@@ -18,7 +18,7 @@
 #      for RELAY_SECS seconds, with the rate-sized request queue and with
 #      a fixed backlog of 5;
 #   6. a bare sender for comparison: bench/sendpath sending the file with
-#      no protocol around it (sendfile() 256 KiB at a time, and pread() +
+#      no protocol around it (sendfile() 256 KiB at a time, and preadv() +
 #      send() as the seeder does), REPEAT times each; its CPU per GiB is
 #      printed next to the seeders' figures;
 #   7. with BIG=16G (say), a btdownload to btdownload transfer of a sparse
@@ -412,14 +412,14 @@ seeder_table() {
 
 # bench/sendpath sends the file with no protocol around it, to a receiver
 # that may run on the other core: mode 3 with sendfile() 256 KiB at a time,
-# mode 6 the way btdownload's seeder does (pread() per 16 KiB block after
-# its header, one send() per 512 KiB).  The cheaper is what the kernel
-# charges any seeder here, under this machine's congestion control.
+# mode 4 the way btdownload's seeder does (one preadv() of 32 16 KiB blocks
+# between their headers, one send() per 512 KiB).  The cheaper is what the
+# kernel charges any seeder here, under this machine's congestion control.
 floor() {
 	local m
 	: >"$W/floor"
 	for _ in $(seq "$REPEAT"); do
-		for m in 3 6; do
+		for m in 3 4; do
 			"$B/sendpath" "$W/src/$NAME" "$m" 2>&1 |
 			    awk '/^mode [0-9]: sender/ { print $2, $4 }' |
 			    tr -d : >>"$W/floor"
@@ -452,9 +452,9 @@ floor_text() {
 A bare sender, for comparison: bench/sendpath sends the same file with no
 protocol around it to a receiver that may run on the other core, under
 TCP congestion control $TCP_CC.  CPU s per GiB, each run: sendfile() of
-256 KiB at a time (mode 3) $(floor_runs 3); pread() of each 16 KiB block
-after its header and one send() per 512 KiB, as btdownload's seeder does
-(mode 6), $(floor_runs 6).$(floor_ratio)
+256 KiB at a time (mode 3) $(floor_runs 3); one preadv() of 32 16 KiB
+blocks between their headers and one send() per 512 KiB, as btdownload's
+seeder does (mode 4), $(floor_runs 4).$(floor_ratio)
 EOF2
 }
 
@@ -879,7 +879,8 @@ Not done, and why:
   other core, as in the bench, bbr and cubic alternating, 3 runs each):
   sendfile() of 256 KiB at a time with no headers, which copies nothing,
   cost 0.54-0.66 s per GiB under bbr and 0.07-0.08 under cubic; pread()
-  and one send() per 512 KiB, btdownload's way, 0.42-0.55 and 0.34-0.42.
+  and one send() per 512 KiB, btdownload's way until it read a piece's
+  consecutive blocks with one preadv(), 0.42-0.55 and 0.34-0.42.
   perf stat of one such sendfile() run: 12,309 hrtimer starts, 48,966
   softirqs and 7,893 context switches under bbr, against 88, 8,179 and
   427 under cubic.  Under bbr, then, what the kernel charges for sending

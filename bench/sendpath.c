@@ -14,10 +14,11 @@
  *      FILE: one call and one kernel copy per 512 KiB
  *   3  sendfile(256 KiB) at a time, no headers
  *   4  preadv() of 32 blocks into a buffer between their headers, then
- *      one send() of the 512 KiB
+ *      one send() of the 512 KiB: what btdownload's seeder does with a
+ *      piece's consecutive blocks (rs_write_frames)
  *   5  mode 0 with TCP_CORK around each 32 blocks
  *   6  pread() per block into a buffer after its header, one send() per
- *      32 blocks: what btdownload's seeder does (rs_write_file)
+ *      32 blocks: what btdownload's seeder did before it read runs
  *   7  write() of the header and splice() of the block into a pipe per
  *      block, one splice() of 32 blocks from the pipe into the socket
  *

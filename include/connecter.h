@@ -76,13 +76,11 @@ void cn_send_cancel(struct cn_conn *c, uint32_t i, uint32_t begin,
     uint32_t len);
 /* Whether uploads run under a rate cap (--max_upload_rate). */
 bool cn_upload_capped(const struct connecter *cn);
-/* Send a block we have; returns 0 or -errno (I/O error reading it). */
-int cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin,
-    uint32_t len);
 /*
- * Send n <= CN_RUN_MAX blocks of piece i that follow each other from
- * begin, of lens[0..n) bytes: as cn_send_piece() each, but when they lie
- * in one file they leave as one run (enc_send_file_run).  0 or -errno.
+ * Send n <= CN_RUN_MAX blocks we have of piece i that follow each other
+ * from begin, of lens[0..n) bytes (n may be 1); when they lie in one file
+ * they leave as one run (enc_send_file_run).  0 or -errno (an I/O error
+ * reading a block that spans two files).
  */
 #define CN_RUN_MAX	64	/* ENC_RUN_MAX */
 int cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,

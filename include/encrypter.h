@@ -92,15 +92,11 @@ void enc_start_connection(struct encoder *enc, const struct sockaddr *sa,
 
 /* Send one message: the length prefix is added here. */
 void enc_send(struct enc_conn *ec, const void *p, size_t n);
-/* Send a message whose first hdrlen bytes are in hdr and whose remaining
- * len bytes come from file fd at off (sendfile), as one framed message. */
-void enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen,
-    int fd, uint64_t off, size_t len);
 /*
- * n messages, the k-th hdrlen bytes at hdrs + k * hdrlen then lens[k]
- * bytes of file fd, one range from off: the same as n enc_send_file()
- * calls, but the reactor may read up to ENC_RUN_MAX of them with one
- * preadv() (rs_write_frames) when hdrlen <= ENC_RUN_HDR_MAX.
+ * n framed messages, the k-th hdrlen bytes at hdrs + k * hdrlen then
+ * lens[k] bytes of file fd, one range from off (rs_write_frames: read
+ * into the queue, up to ENC_RUN_MAX of them with one preadv(), or sent
+ * with sendfile; one at a time when hdrlen > ENC_RUN_HDR_MAX).
  */
 #define ENC_RUN_MAX	64
 #define ENC_RUN_HDR_MAX	16

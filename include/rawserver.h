@@ -156,13 +156,14 @@ void rs_write(struct rs_conn *c, const void *p, size_t n);
 /*
  * Queue n bytes of file fd starting at off, after anything already
  * queued.  Inside rs_run(), a range of up to 512 KiB that the socket
- * should take at once, when it holds under 32 KiB unsent, is read into the
- * queue and deferred like rs_write() (within cfg.copy_max for all
- * connections), so a run of 16 KiB blocks leaves in one sendmsg().  Otherwise the deferred bytes before it are
- * sent (with MSG_MORE), then the range with sendfile(2) at once.  The fd
- * is borrowed for the duration of the call only: what cannot be sent at
- * once is kept on a dup() of it.  A read error (-EIO when the file is
- * shorter than the range) closes the connection.
+ * should take at once, when it holds under 32 KiB unsent, is read into
+ * the queue and deferred like rs_write() (within cfg.copy_max for all
+ * connections), so a run of 16 KiB blocks leaves in one sendmsg().
+ * Otherwise the deferred bytes before it are sent (with MSG_MORE), then
+ * the range with sendfile(2) at once.  The fd is borrowed for the
+ * duration of the call only: what cannot be sent at once is kept on a
+ * dup() of it.  A read error (-EIO when the file is shorter than the
+ * range) closes the connection.
  */
 void rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n);
 /*
@@ -186,7 +187,8 @@ void rs_write_frames(struct rs_conn *c, int fd, uint64_t off,
 size_t rs_conn_queued(const struct rs_conn *c);
 /* Bytes held in memory by every connection's queue, copies included. */
 size_t rs_queued_memory(const struct rawserver *rs);
-/* File bytes rs_write_file() has read into queues to send by copying. */
+/* File bytes rs_write_file() and rs_write_frames() have read into queues
+ * to send by copying. */
 uint64_t rs_file_bytes_copied(const struct rawserver *rs);
 /* The reads that took them: one per rs_write_file(), one per batch of
  * rs_write_frames(). */

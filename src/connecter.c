@@ -560,45 +560,35 @@ cn_broadcast_have(struct connecter *cn, uint32_t i)
 			enc_send(c->ec, m, sizeof(m));
 }
 
-/*
- * A block that lies in one file, which is nearly always, is handed to the
- * reactor as a file range (rs_write_file: read into the queue or sent
- * with sendfile); a block spanning two files is read into one scratch
- * buffer.
- */
-int
-cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len)
+_Static_assert(CN_RUN_MAX <= ENC_RUN_MAX, "a run must fit the encrypter's");
+
+/* A block that spans two files: read into the scratch buffer and sent. */
+static int
+cn_send_split(struct cn_conn *c, const uint8_t hdr[9], uint32_t len)
 {
 	struct connecter *cn = c->cn;
-	struct storagewrapper *sw = ul_storage(cn->ul);
-	uint8_t hdr[9];
-	int fd, r;
-	uint64_t off;
-	size_t n;
+	int r;
 
-	hdr[0] = CN_MSG_PIECE;
-	be32_put(hdr + 1, i);
-	be32_put(hdr + 5, begin);
-	r = sw_map_piece(sw, i, begin, len, &fd, &off, &n, NULL);
-	if (r == 0 && n == len) {
-		enc_send_file(c->ec, hdr, sizeof(hdr), fd, off, len);
-	} else {
-		if (cn->scratch_len < (size_t)len + sizeof(hdr)) {
-			cn->scratch = xrealloc(cn->scratch, (size_t)len + 9);
-			cn->scratch_len = (size_t)len + 9;
-		}
-		r = sw_get_piece(sw, i, begin, len, cn->scratch + 9, NULL);
-		if (r < 0)
-			return r;
-		memcpy(cn->scratch, hdr, sizeof(hdr));
-		enc_send(c->ec, cn->scratch, (size_t)len + 9);
+	if (cn->scratch_len < (size_t)len + 9) {
+		cn->scratch = xrealloc(cn->scratch, (size_t)len + 9);
+		cn->scratch_len = (size_t)len + 9;
 	}
-	cn_note_uploaded(cn, len);
+	r = sw_get_piece(ul_storage(cn->ul), be32_get(hdr + 1),
+	    be32_get(hdr + 5), len, cn->scratch + 9, NULL);
+	if (r < 0)
+		return r;
+	memcpy(cn->scratch, hdr, 9);
+	enc_send(c->ec, cn->scratch, (size_t)len + 9);
 	return 0;
 }
 
-_Static_assert(CN_RUN_MAX <= ENC_RUN_MAX, "a run must fit the encrypter's");
-
+/*
+ * Blocks that lie in one file, which is nearly always, are handed to the
+ * reactor as a file range (enc_send_file_run -> rs_write_frames: read
+ * into the queue or sent with sendfile); when the run crosses a file
+ * boundary, each block goes the same way on its own, and a block that
+ * spans two files is read into one scratch buffer.
+ */
 int
 cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
     const uint32_t *lens, size_t n)
@@ -617,18 +607,23 @@ cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
 		be32_put(hdrs[k] + 5, (uint32_t)(begin + total));
 		total += lens[k];
 	}
-	if (n > 1 && total <= UINT32_MAX &&
+	if (total <= UINT32_MAX &&
 	    sw_map_piece(sw, i, begin, (uint32_t)total, &fd, &off, &got,
 	    NULL) == 0 && got == total) {
 		enc_send_file_run(c->ec, &hdrs[0][0], 9, lens, n, fd, off);
 		cn_note_uploaded(c->cn, (size_t)total);
 		return 0;
 	}
-	/* One block, or the run crosses a file boundary. */
 	for (size_t k = 0; k < n; k++) {
-		r = cn_send_piece(c, i, be32_get(hdrs[k] + 5), lens[k]);
-		if (r < 0)
+		uint32_t b = be32_get(hdrs[k] + 5);
+
+		if (sw_map_piece(sw, i, b, lens[k], &fd, &off, &got,
+		    NULL) == 0 && got == lens[k])
+			enc_send_file_run(c->ec, hdrs[k], 9, &lens[k], 1, fd,
+			    off);
+		else if ((r = cn_send_split(c, hdrs[k], lens[k])) < 0)
 			return r;
+		cn_note_uploaded(c->cn, lens[k]);
 	}
 	return 0;
 }

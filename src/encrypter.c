@@ -699,7 +699,8 @@ enc_send(struct enc_conn *ec, const void *p, size_t n)
 	rs_write(ec->c, p, n);
 }
 
-void
+/* One message: hdr, then len bytes of file fd from off. */
+static void
 enc_send_file(struct enc_conn *ec, const void *hdr, size_t hdrlen, int fd,
     uint64_t off, size_t len)
 {

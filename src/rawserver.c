@@ -26,7 +26,7 @@
  * instead of two send()s each that wake the peer every time.  A file range
  * (rs_write_file) that the socket should take is read into the queue and
  * deferred too, so the blocks an uploader queues in a callback leave in
- * one sendmsg() per 512 KiB, in full-sized TCP segments (write_file_copy
+ * one sendmsg() per 512 KiB, in full-sized TCP segments (copy_frames
  * below).  Otherwise the deferred bytes before it go with MSG_MORE, then
  * the range with sendfile() at once.  Outside rs_run() writes go straight
  * to the kernel.
@@ -366,18 +366,13 @@ rs_write(struct rs_conn *c, const void *p, size_t n)
 }
 
 /*
- * The copying send path of rs_write_file(): while writes are deferred,
- * read the range into the queue now (the caller's fd may be closed, or
- * its number reused, right after the call) so that it leaves in one
- * sendmsg() with the headers around it, in segments as large as the
- * kernel makes them.  That costs the sender far less than a sendfile()
- * and a TCP push per 16 KiB block (docs/performance.md).  Only what the
- * socket should take at once is copied, within cfg.copy_max for all
- * connections together, so a slow or stalled peer pins no memory.  A
- * socket that holds unsent bytes (its peer reads slower than we send)
- * gets sendfile(): the kernel appends each range to the unsent segment,
- * so the segments are big without the copy.
- * False: not taken, nothing changed.
+ * How many more bytes c's queue may take by copying: none unless writes
+ * are deferred; no more than the socket should take at once (its room,
+ * asked once per deferral) nor than cfg.copy_max leaves for all queues
+ * together, so a slow or stalled peer pins no memory; none to a socket
+ * that holds unsent bytes (its peer reads slower than we send): there the
+ * kernel appends each sendfile() range to the unsent segment, so the
+ * segments are big without the copy.
  */
 static size_t
 copy_allowance(struct rs_conn *c)
@@ -392,7 +387,6 @@ copy_allowance(struct rs_conn *c)
 	if (!c->room_known) {
 		size_t unsent;
 
-		/* A backed-up socket already makes big segments. */
 		if (sock_send_state(c->io.fd, &c->room, &unsent) < 0 ||
 		    unsent >= RS_COPY_UNSENT_MAX)
 			c->room = 0;
@@ -404,71 +398,65 @@ copy_allowance(struct rs_conn *c)
 	    c->room - c->out.queued : rs->cfg.copy_max - mem;
 }
 
-/* After `data` file bytes were read into c's deferred queue. */
-static void
-copied(struct rs_conn *c, size_t data)
+/*
+ * The copying send path: read as many of the frames as copy_allowance()
+ * takes (up to one past RS_DEFER_MAX queued) into the deferred queue
+ * between their headers, with one preadv(), so that they leave in one
+ * sendmsg() with the bytes around them, in segments as large as the
+ * kernel makes them.  That costs the sender far less than a sendfile()
+ * and a TCP push per 16 KiB block (docs/performance.md).  The caller's fd
+ * may be closed, or its number reused, right after the call, so the read
+ * is done now.  Returns how many frames it took (0: none, nothing
+ * changed); after a read error the connection is closing.
+ */
+static size_t
+copy_frames(struct rs_conn *c, int fd, uint64_t off,
+    const struct rs_frame *f, size_t n)
 {
+	struct oq_frame of[OQ_FRAMES_MAX];
+	size_t allow = copy_allowance(c), take = 0, data = 0, m = 0;
+	int w;
+
+	while (m < n && m < OQ_FRAMES_MAX &&
+	    c->out.queued + take < RS_DEFER_MAX &&
+	    f[m].len <= RS_DEFER_MAX &&
+	    take + f[m].hdrlen + f[m].len <= allow) {
+		of[m].hdr = f[m].hdr;
+		of[m].hdrlen = f[m].hdrlen;
+		of[m].len = f[m].len;
+		take += f[m].hdrlen + f[m].len;
+		data += f[m].len;
+		m++;
+	}
+	if (m == 0)
+		return 0;
+	if ((w = oq_read_frames(&c->out, &c->rs->oqpool, fd, off, of,
+	    m)) < 0) {
+		conn_close_err(c, w);
+		return m;
+	}
 	c->rs->copied += data;
 	c->rs->copy_reads++;
 	pending_add(c);
 	if (c->out.queued >= RS_DEFER_MAX)
 		pending_flush(c, PF_LATER);
-}
-
-static bool
-write_file_copy(struct rs_conn *c, int fd, uint64_t off, size_t n)
-{
-	int w;
-
-	if (n > RS_DEFER_MAX || n > copy_allowance(c))
-		return false;
-	if ((w = oq_read_file(&c->out, &c->rs->oqpool, fd, off, n)) < 0) {
-		conn_close_err(c, w);
-		return true;
-	}
-	copied(c, n);
-	return true;
+	return m;
 }
 
 void
 rs_write_frames(struct rs_conn *c, int fd, uint64_t off,
     const struct rs_frame *f, size_t n)
 {
-	struct oq_frame of[OQ_FRAMES_MAX];
-
 	while (n > 0 && !c->closing) {
-		size_t allow = copy_allowance(c), take = 0, data = 0, m = 0;
-		int w;
+		size_t m = copy_frames(c, fd, off, f, n);
 
-		/* As many as may be copied, up to one past RS_DEFER_MAX. */
-		while (m < n && m < OQ_FRAMES_MAX &&
-		    c->out.queued + take < RS_DEFER_MAX &&
-		    f[m].len <= RS_DEFER_MAX &&
-		    take + f[m].hdrlen + f[m].len <= allow) {
-			of[m].hdr = f[m].hdr;
-			of[m].hdrlen = f[m].hdrlen;
-			of[m].len = f[m].len;
-			take += f[m].hdrlen + f[m].len;
-			data += f[m].len;
-			m++;
-		}
 		if (m == 0) {	/* not copied: the first one on its own */
 			rs_write(c, f->hdr, f->hdrlen);
 			rs_write_file(c, fd, off, f->len);
+			m = 1;
+		}
+		for (; m > 0; m--, f++, n--)
 			off += f->len;
-			f++;
-			n--;
-			continue;
-		}
-		if ((w = oq_read_frames(&c->out, &c->rs->oqpool, fd, off, of,
-		    m)) < 0) {
-			conn_close_err(c, w);
-			return;
-		}
-		copied(c, data);
-		off += data;
-		f += m;
-		n -= m;
 	}
 }
 
@@ -482,10 +470,11 @@ void
 rs_write_file(struct rs_conn *c, int fd, uint64_t off, size_t n)
 {
 	struct oq_pool *pool = &c->rs->oqpool;
+	struct rs_frame whole = { NULL, 0, n };
 	bool was_empty;
 	int w;
 
-	if (c->closing || n == 0 || write_file_copy(c, fd, off, n))
+	if (c->closing || n == 0 || copy_frames(c, fd, off, &whole, 1) > 0)
 		return;
 	/* Deferred bytes go first, sharing the range's first segment. */
 	if (c->pending && !oq_is_empty(&c->out)) {

@@ -269,7 +269,7 @@ ul_has_queries(const struct upload *up)
  * Mainline sent one block per flush.  We keep the socket's queue topped up
  * to max_queued_bytes instead: one poll round per 16 KiB would cap
  * throughput, and the blocks of one call leave together (one sendmsg()
- * per 512 KiB, see rs_write_file).
+ * per 512 KiB, see rs_write_frames).
  */
 void
 ul_flushed(struct upload *up)

@@ -42,7 +42,6 @@ static bool upload_capped;
 void cn_send_bitfield(struct cn_conn *c, const uint8_t *bits, size_t len);
 void cn_send_choke(struct cn_conn *c);
 void cn_send_unchoke(struct cn_conn *c);
-int cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len);
 int cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
     const uint32_t *lens, size_t n);
 bool cn_upload_capped(const struct connecter *cn);
@@ -71,19 +70,10 @@ cn_send_unchoke(struct cn_conn *c)
 	c->unchoke_sent = true;
 }
 
-/* Each block "fills" the socket by its size, as a slow reader would. */
-int
-cn_send_piece(struct cn_conn *c, uint32_t i, uint32_t begin, uint32_t len)
-{
-	struct sent s = { i, begin, len };
-
-	if (c->npieces < 1024)
-		c->pieces[c->npieces++] = s;
-	c->queued += len;
-	return 0;
-}
-
-/* A run is recorded as its blocks, and its length in runs[]. */
+/*
+ * A run is recorded as its blocks, and its length in runs[].  Each block
+ * "fills" the socket by its size, as a slow reader would.
+ */
 int
 cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
     const uint32_t *lens, size_t n)
@@ -92,7 +82,11 @@ cn_send_pieces(struct cn_conn *c, uint32_t i, uint32_t begin,
 	if (c->nruns < 64)
 		c->runs[c->nruns++] = n;
 	for (size_t k = 0; k < n; k++) {
-		cn_send_piece(c, i, begin, lens[k]);
+		struct sent s = { i, begin, lens[k] };
+
+		if (c->npieces < 1024)
+			c->pieces[c->npieces++] = s;
+		c->queued += lens[k];
 		begin += lens[k];
 	}
 	return 0;
